@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Run AuthServer locally, like `supabase start` for the auth part.
+#
+#   scripts/start.sh
+#
+# Builds (Release) into .local/out, and unless DATABASE_URL / GOTRUE_DB_DATABASE_URL is set, runs a
+# PostgreSQL cluster kept in .local/pg (port 54329 unless taken). A JWT secret is generated once into
+# .local/jwt-secret unless GOTRUE_JWT_SECRET is set. Every GoTrue env var you set yourself wins over
+# the defaults below. Prints the API URL, DB URL, JWT secret and the anon / service_role keys, then
+# runs the server in the foreground: Ctrl-C (or SIGTERM) stops it, and the PostgreSQL this script
+# started (never one it found already running).
+#
+# Options (env): AUTHSERVER_DLL=path/AuthServer.dll skips the build and runs that dll.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR/lib
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL="$ROOT/.local"
+source "$ROOT/scripts/lib/postgres.sh"
+source "$ROOT/scripts/lib/keys.sh"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! command -v dotnet >/dev/null 2>&1; then
+    echo "dotnet not found: install the .NET 10 SDK (apt-get install dotnet-sdk-10.0, or see global.json for the exact SDK band)" >&2
+    exit 1
+fi
+
+mkdir -p "$LOCAL"
+
+# 1. Build.
+if [[ -n "${AUTHSERVER_DLL:-}" ]]; then
+    DLL=$AUTHSERVER_DLL
+    [[ -f "$DLL" ]] || { echo "AUTHSERVER_DLL=$DLL does not exist" >&2; exit 1; }
+else
+    echo "==> Building AuthServer (Release) into .local/out"
+    dotnet publish "$ROOT/src/AuthServer/AuthServer.csproj" -c Release -o "$LOCAL/out" --nologo -v quiet
+    DLL="$LOCAL/out/AuthServer.dll"
+fi
+
+# 2. Database.
+PG_DATA="$LOCAL/pg/data"
+STARTED_PG=""
+SERVER_PID=""
+# shellcheck disable=SC2317 # runs from a trap
+cleanup() {
+    trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
+    trap - EXIT
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "==> Stopping AuthServer"
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$STARTED_PG" ]]; then
+        echo "==> Stopping PostgreSQL (.local/pg)"
+        pg_stop "$PG_DATA"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z "${DATABASE_URL:-}" && -z "${GOTRUE_DB_DATABASE_URL:-}" ]]; then
+    if pg_port=$(pg_running_port "$PG_DATA"); then
+        echo "==> PostgreSQL in .local/pg already running on port $pg_port (left running on exit)"
+    else
+        pg_port=$(pg_free_port 54329)
+        echo "==> Starting PostgreSQL in .local/pg on 127.0.0.1:$pg_port"
+        STARTED_PG=1
+        pg_start "$PG_DATA" "$pg_port"
+    fi
+    export DATABASE_URL
+    DATABASE_URL=$(pg_url "$pg_port")
+fi
+DB_URL=${GOTRUE_DB_DATABASE_URL:-$DATABASE_URL}
+
+# 3. Configuration: defaults for whatever is not set already.
+if [[ -z "${GOTRUE_JWT_SECRET:-}" ]]; then
+    if [[ ! -s "$LOCAL/jwt-secret" ]]; then
+        (umask 077 && new_jwt_secret >"$LOCAL/jwt-secret")
+    fi
+    GOTRUE_JWT_SECRET=$(<"$LOCAL/jwt-secret")
+fi
+PORT=${GOTRUE_API_PORT:-${PORT:-9999}}
+export GOTRUE_JWT_SECRET PORT
+: "${API_EXTERNAL_URL:=${GOTRUE_API_API_EXTERNAL_URL:-http://localhost:$PORT}}"
+: "${GOTRUE_SITE_URL:=http://localhost:3000}"
+: "${GOTRUE_DB_DRIVER:=postgres}"
+: "${GOTRUE_JWT_AUD:=authenticated}"
+: "${GOTRUE_JWT_DEFAULT_GROUP_NAME:=authenticated}"
+: "${GOTRUE_MAILER_AUTOCONFIRM:=true}"
+export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
+    GOTRUE_MAILER_AUTOCONFIRM
+
+ANON_KEY=$(mint_api_key anon "$GOTRUE_JWT_SECRET")
+SERVICE_ROLE_KEY=$(mint_api_key service_role "$GOTRUE_JWT_SECRET")
+
+# 4. Run: in the background so this shell can stop it (and PostgreSQL) on Ctrl-C / SIGTERM.
+echo "==> Starting AuthServer on port $PORT"
+dotnet "$DLL" &
+SERVER_PID=$!
+
+health_url="http://127.0.0.1:$PORT/health"
+healthy=""
+for _ in $(seq 1 120); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        break
+    fi
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsS -o /dev/null --max-time 2 "$health_url" 2>/dev/null && { healthy=1; break; }
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        healthy=1
+        break
+    fi
+    sleep 0.5
+done
+if [[ -z "$healthy" ]]; then
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        set +e
+        wait "$SERVER_PID"
+        code=$?
+        set -e
+        SERVER_PID=""
+        echo "AuthServer exited with code $code before answering $health_url" >&2
+        exit "$code"
+    fi
+    echo "warning: $health_url did not answer within 60 s; the server keeps running" >&2
+fi
+
+cat <<EOF
+
+AuthServer is running.
+
+         API URL: http://localhost:$PORT
+          DB URL: $DB_URL
+      JWT secret: $GOTRUE_JWT_SECRET
+        anon key: $ANON_KEY
+service_role key: $SERVICE_ROLE_KEY
+
+  createClient('http://localhost:$PORT', '<anon key>')  — routes answer at / and under /auth/v1.
+  Ctrl-C to stop.
+
+EOF
+
+set +e
+wait "$SERVER_PID"
+code=$?
+set -e
+SERVER_PID=""
+exit "$code"

@@ -1,0 +1,59 @@
+namespace AuthServer.Config;
+
+/// <summary>Server and database settings (config.md §1, §2).</summary>
+internal sealed class ApiOptions
+{
+    /// <summary>`GOTRUE_API_HOST`: bind host; empty = all interfaces.</summary>
+    public string Host { get; init; } = "";
+    /// <summary>`PORT` / `GOTRUE_API_PORT`, default 8081 like GoTrue.</summary>
+    public int Port { get; init; } = 8081;
+    /// <summary>`API_EXTERNAL_URL` / `GOTRUE_API_API_EXTERNAL_URL`: public base URL, absolute.</summary>
+    public Uri ExternalUrl { get; init; } = null!;
+    /// <summary>`REQUEST_ID_HEADER` / `GOTRUE_API_REQUEST_ID_HEADER`.</summary>
+    public string? RequestIdHeader { get; init; }
+    /// <summary>`GOTRUE_SITE_URL`: default redirect target.</summary>
+    public string SiteUrl { get; init; } = "";
+    /// <summary>`GOTRUE_URI_ALLOW_LIST`.</summary>
+    public IReadOnlyList<string> UriAllowList { get; init; } = [];
+
+    public static ApiOptions Load(EnvReader env)
+    {
+        var external = env.Required("GOTRUE_API_API_EXTERNAL_URL", "API_EXTERNAL_URL");
+        if (!Uri.TryCreate(external, UriKind.Absolute, out var externalUrl))
+            throw new ConfigException($"API_EXTERNAL_URL: '{external}' is not an absolute URL");
+        return new ApiOptions
+        {
+            Host = env.String("GOTRUE_API_HOST") ?? "",
+            Port = env.Int(env.String("GOTRUE_API_PORT") is null ? "PORT" : "GOTRUE_API_PORT", 8081, 0, 65535),
+            ExternalUrl = externalUrl,
+            RequestIdHeader = env.String("GOTRUE_API_REQUEST_ID_HEADER", "REQUEST_ID_HEADER"),
+            SiteUrl = env.Required("GOTRUE_SITE_URL"),
+            UriAllowList = env.List("GOTRUE_URI_ALLOW_LIST"),
+        };
+    }
+}
+
+/// <summary>Database settings (config.md §1).</summary>
+internal sealed class DbOptions
+{
+    /// <summary>`GOTRUE_DB_DATABASE_URL` / `DATABASE_URL`, converted to an Npgsql connection string.</summary>
+    public string ConnectionString { get; init; } = "";
+    /// <summary>`GOTRUE_DB_MAX_POOL_SIZE`; 0 = Npgsql's default (100).</summary>
+    public int MaxPoolSize { get; init; }
+
+    public static DbOptions Load(EnvReader env)
+    {
+        var driver = env.Required("GOTRUE_DB_DRIVER");
+        if (driver != "postgres")
+            throw new ConfigException($"GOTRUE_DB_DRIVER: only 'postgres' is supported, got '{driver}'");
+        var ns = env.String("GOTRUE_DB_DB_NAMESPACE", "DB_NAMESPACE") ?? "auth";
+        if (ns != "auth")
+            throw new ConfigException($"DB_NAMESPACE: only the 'auth' schema is supported, got '{ns}'");
+        var url = env.Required("GOTRUE_DB_DATABASE_URL", "DATABASE_URL");
+        return new DbOptions
+        {
+            ConnectionString = Data.DatabaseUrl.ToConnectionString(url, "DATABASE_URL"),
+            MaxPoolSize = env.Int("GOTRUE_DB_MAX_POOL_SIZE", 0, 0, 10_000),
+        };
+    }
+}

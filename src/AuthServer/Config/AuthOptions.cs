@@ -1,0 +1,97 @@
+namespace AuthServer.Config;
+
+/// <summary>Sign-up, providers and confirmation (config.md §4).</summary>
+internal sealed class AuthOptions
+{
+    /// <summary>`GOTRUE_DISABLE_SIGNUP`.</summary>
+    public bool DisableSignup { get; init; }
+    /// <summary>`GOTRUE_EXTERNAL_EMAIL_ENABLED` (default true).</summary>
+    public bool EmailEnabled { get; init; } = true;
+    /// <summary>`GOTRUE_EXTERNAL_PHONE_ENABLED`.</summary>
+    public bool PhoneEnabled { get; init; }
+    /// <summary>`GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED`.</summary>
+    public bool AnonymousEnabled { get; init; }
+    /// <summary>`GOTRUE_MAILER_AUTOCONFIRM`.</summary>
+    public bool MailerAutoconfirm { get; init; }
+    /// <summary>`GOTRUE_SMS_AUTOCONFIRM`.</summary>
+    public bool SmsAutoconfirm { get; init; }
+    /// <summary>`GOTRUE_SMS_PROVIDER`.</summary>
+    public string SmsProvider { get; init; } = "";
+
+    public static AuthOptions Load(EnvReader env) => new()
+    {
+        DisableSignup = env.Bool("GOTRUE_DISABLE_SIGNUP", false),
+        EmailEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_ENABLED", true),
+        PhoneEnabled = env.Bool("GOTRUE_EXTERNAL_PHONE_ENABLED", false),
+        AnonymousEnabled = env.Bool("GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED", false),
+        MailerAutoconfirm = env.Bool("GOTRUE_MAILER_AUTOCONFIRM", false),
+        SmsAutoconfirm = env.Bool("GOTRUE_SMS_AUTOCONFIRM", false),
+        SmsProvider = env.String("GOTRUE_SMS_PROVIDER") ?? "",
+    };
+}
+
+/// <summary>Password policy and hashing (config.md §5).</summary>
+internal sealed class PasswordOptions
+{
+    /// <summary>`GOTRUE_PASSWORD_MIN_LENGTH` (values below 6 are raised to 6).</summary>
+    public int MinLength { get; init; } = 6;
+    /// <summary>`GOTRUE_PASSWORD_REQUIRED_CHARACTERS`: groups split on `:` (`\:` is a literal colon).</summary>
+    public IReadOnlyList<string> RequiredCharacters { get; init; } = [];
+    /// <summary>`GOTRUE_PASSWORD_HASH_COST` (ours; GoTrue fixes 10): bcrypt cost, tests use 4.</summary>
+    public int HashCost { get; init; } = 10;
+    /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD`.</summary>
+    public bool UpdateRequiresCurrentPassword { get; init; }
+
+    public static PasswordOptions Load(EnvReader env) => new()
+    {
+        MinLength = Math.Max(6, env.Int("GOTRUE_PASSWORD_MIN_LENGTH", 6, 0, 72)),
+        RequiredCharacters = SplitGroups(env.String("GOTRUE_PASSWORD_REQUIRED_CHARACTERS")),
+        HashCost = env.Int("GOTRUE_PASSWORD_HASH_COST", 10, 4, 16),
+        UpdateRequiresCurrentPassword = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", false),
+    };
+
+    static List<string> SplitGroups(string? value)
+    {
+        var groups = new List<string>();
+        if (value is null) return groups;
+        var current = new System.Text.StringBuilder();
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\' && i + 1 < value.Length && value[i + 1] == ':') { current.Append(':'); i++; }
+            else if (value[i] == ':') { if (current.Length > 0) groups.Add(current.ToString()); current.Clear(); }
+            else current.Append(value[i]);
+        }
+        if (current.Length > 0) groups.Add(current.ToString());
+        return groups;
+    }
+}
+
+/// <summary>Sessions and refresh tokens (config.md §6).</summary>
+internal sealed class RefreshOptions
+{
+    /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED` (default true).</summary>
+    public bool RotationEnabled { get; init; } = true;
+    /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL`, seconds.</summary>
+    public int ReuseIntervalSeconds { get; init; }
+    /// <summary>`GOTRUE_SESSIONS_TIMEBOX`.</summary>
+    public TimeSpan? Timebox { get; init; }
+    /// <summary>`GOTRUE_SESSIONS_INACTIVITY_TIMEOUT`.</summary>
+    public TimeSpan? InactivityTimeout { get; init; }
+
+    public static RefreshOptions Load(EnvReader env)
+    {
+        var version = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", 0, 0, 2);
+        if (version == 2)
+            throw new ConfigException(
+                "GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION: v2 refresh tokens are not supported yet (use 0 or 1)");
+        return new RefreshOptions
+        {
+            RotationEnabled = env.Bool("GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", true),
+            ReuseIntervalSeconds = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", 0, 0),
+            Timebox = Positive(env.Duration("GOTRUE_SESSIONS_TIMEBOX")),
+            InactivityTimeout = Positive(env.Duration("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT")),
+        };
+    }
+
+    static TimeSpan? Positive(TimeSpan? value) => value > TimeSpan.Zero ? value : null;
+}

@@ -1,0 +1,95 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using Npgsql;
+
+namespace AuthServer.Data;
+
+/// A migration file changed after it was applied: the boot stops rather than guess.
+internal sealed class MigrationException(string message) : Exception(message);
+
+/// Applies the embedded `migrations/NNNN_*.sql` before Kestrel listens: one transaction holding an
+/// advisory lock, so replicas starting together apply each file once. Each file is recorded with its
+/// SHA-256 in our own table, leaving GoTrue's `auth.schema_migrations` alone.
+internal static class Migrator
+{
+    const long LockKey = 0x4155_5448_5352_56; // "AUTHSRV"
+
+    public static async Task MigrateAsync(string connectionString, ILogger log, CancellationToken ct)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync(ct);
+        conn.Notice += (_, e) => log.LogInformation("Migration notice: {Notice}", e.Notice.MessageText);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await conn.ExecuteAsync(new CommandDefinition(
+            """
+            select pg_advisory_xact_lock(@LockKey);
+            create schema if not exists authserver;
+            create table if not exists authserver.migrations (
+                name text primary key,
+                sha256 text not null,
+                applied_at timestamptz not null default now()
+            );
+            """, new { LockKey }, cancellationToken: ct));
+
+        var applied = (await conn.QueryAsync<(string Name, string Sha256)>(new CommandDefinition(
+            "select name, sha256 from authserver.migrations", cancellationToken: ct)))
+            .ToDictionary(r => r.Name, r => r.Sha256);
+
+        var count = 0;
+        foreach (var (name, sql) in EmbeddedMigrations())
+        {
+            var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql)));
+            if (applied.TryGetValue(name, out var appliedSha))
+            {
+                if (appliedSha != sha)
+                    throw new MigrationException(
+                        $"Migration {name} was changed after it was applied (recorded sha256 {appliedSha}, file {sha}). " +
+                        "Applied migrations are immutable: restore the file and add a new migration instead.");
+                continue;
+            }
+            log.LogInformation("Applying migration {Migration}", name);
+            await using (var cmd = new NpgsqlCommand(sql, conn) { CommandTimeout = 300 })
+                await cmd.ExecuteNonQueryAsync(ct);
+            await conn.ExecuteAsync(new CommandDefinition(
+                "insert into authserver.migrations (name, sha256) values (@name, @sha)", new { name, sha },
+                cancellationToken: ct));
+            count++;
+        }
+        await tx.CommitAsync(ct);
+        log.LogInformation("Database schema up to date ({Applied} migrations applied now)", count);
+    }
+
+    /// Replicas often start before the database accepts connections: retry transient failures for a minute.
+    public static async Task MigrateWithRetryAsync(string connectionString, ILogger log, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        while (true)
+        {
+            try
+            {
+                await MigrateAsync(connectionString, log, ct);
+                return;
+            }
+            catch (NpgsqlException e) when (e.IsTransient && DateTime.UtcNow < deadline)
+            {
+                log.LogWarning("Database not reachable yet ({Reason}); retrying", e.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+        }
+    }
+
+    static IEnumerable<(string Name, string Sql)> EmbeddedMigrations()
+    {
+        var assembly = Assembly.GetExecutingAssembly();
+        foreach (var resource in assembly.GetManifestResourceNames()
+                     .Where(n => n.StartsWith("migrations/", StringComparison.Ordinal) && n.EndsWith(".sql"))
+                     .Order(StringComparer.Ordinal))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            yield return (resource["migrations/".Length..], reader.ReadToEnd().Replace("\r\n", "\n"));
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+using AuthServer.Config;
+
+namespace AuthServer.Features.Health;
+
+/// `GET /health` and `GET /settings`, public and shaped like GoTrue's.
+internal static class HealthEndpoints
+{
+    public static void MapHealth(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", () => Results.Json(new JsonObject
+        {
+            ["version"] = typeof(HealthEndpoints).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+            ["name"] = "GoTrue",
+            ["description"] = "GoTrue is a user registration and authentication API",
+        }));
+        app.MapGet("/settings", (AuthOptions auth) => Results.Json(Settings(auth)));
+    }
+
+    static readonly string[] OAuthProviders =
+    [
+        "apple", "azure", "bitbucket", "discord", "facebook", "snapchat", "figma", "fly", "github", "gitlab",
+        "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify", "slack", "slack_oidc",
+        "workos", "twitch", "twitter",
+    ];
+
+    static JsonObject Settings(AuthOptions auth)
+    {
+        var external = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
+        // OAuth providers arrive with the identity issue (#4); until then none is enabled.
+        foreach (var provider in OAuthProviders) external[provider] = false;
+        external["email"] = auth.EmailEnabled;
+        external["phone"] = auth.PhoneEnabled;
+        external["zoom"] = false;
+        return new JsonObject
+        {
+            ["external"] = external,
+            ["disable_signup"] = auth.DisableSignup,
+            ["mailer_autoconfirm"] = auth.MailerAutoconfirm,
+            ["phone_autoconfirm"] = auth.SmsAutoconfirm,
+            ["sms_provider"] = auth.SmsProvider,
+            ["saml_enabled"] = false,
+            ["saml_private_key_next_configured"] = false,
+            ["passkeys_enabled"] = false,
+        };
+    }
+}

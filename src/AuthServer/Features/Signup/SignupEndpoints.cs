@@ -1,0 +1,154 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using AuthServer.Config;
+using AuthServer.Data;
+using AuthServer.Http;
+using AuthServer.Security;
+using AuthServer.Sessions;
+using Npgsql;
+
+namespace AuthServer.Features.Signup;
+
+/// `POST /signup` (api.md §3 POST /signup): email or phone + password, or anonymous with neither.
+internal static class SignupEndpoints
+{
+    public static void MapSignup(this IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync);
+
+    internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel);
+
+    static readonly TimeSpan MailMaxFrequency = TimeSpan.FromMinutes(1);
+
+    static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, AuthOptions auth, JwtOptions jwt,
+        Passwords passwords, SessionIssuer sessions, TimeProvider clock, CancellationToken ct)
+    {
+        var body = await BodyReader.ReadAsync<SignupRequest>(http.Request, ct);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var aud = RequestAudience(http, jwt);
+
+        if (string.IsNullOrEmpty(body.Email) && string.IsNullOrEmpty(body.Phone))
+            return await AnonymousSignupAsync(http, body, db, auth, jwt, sessions, now, aud, ct);
+
+        if (auth.DisableSignup)
+            throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
+        if (string.IsNullOrEmpty(body.Password))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Signup requires a valid password");
+        passwords.EnsureAcceptable(body.Password);
+        if (!string.IsNullOrEmpty(body.Email) && !string.IsNullOrEmpty(body.Phone))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed,
+                "Only an email address or phone number should be provided on signup.");
+        if (body.Channel is not (null or "" or "sms" or "whatsapp"))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid channel: " + body.Channel);
+
+        var provider = string.IsNullOrEmpty(body.Email) ? "phone" : "email";
+        string? email = null, phone = null;
+        if (provider == "email")
+        {
+            if (!auth.EmailEnabled) throw ApiError.BadRequest(ErrorCode.EmailProviderDisabled, "Email signups are disabled");
+            email = Identifiers.ValidateEmail(body.Email!);
+        }
+        else
+        {
+            if (!auth.PhoneEnabled) throw ApiError.BadRequest(ErrorCode.PhoneProviderDisabled, "Phone signups are disabled");
+            phone = Identifiers.ValidatePhone(body.Phone!);
+        }
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var existing = email is not null
+            ? await UserQueries.FindByEmailAsync(conn, email, aud, ct)
+            : await UserQueries.FindByPhoneAsync(conn, phone!, aud, ct);
+        var autoconfirm = provider == "email" ? auth.MailerAutoconfirm : auth.SmsAutoconfirm;
+        var ip = ClientInfo.Ip(http);
+
+        Guid userId;
+        if (existing is not null)
+        {
+            var confirmed = provider == "email" ? existing.EmailConfirmedAt is not null : existing.PhoneConfirmedAt is not null;
+            if (confirmed)
+            {
+                if (auth.MailerAutoconfirm || auth.SmsAutoconfirm)
+                    throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
+                // Enumeration protection: answer like a fresh sign-up, with a user that does not exist.
+                await AuditLog.WriteAsync(conn, existing, AuditAction.UserRepeatedSignup, ip, now, ct,
+                    new JsonObject { ["provider"] = provider });
+                await tx.CommitAsync(ct);
+                return Results.Json(FakeUser(email, phone, aud, provider, body.Data, now), Json.Options);
+            }
+            // Unconfirmed: the user is not modified, since nobody has proven they own it yet.
+            userId = existing.Id;
+        }
+        else
+        {
+            var hash = await passwords.HashAsync(body.Password, ct);
+            userId = Guid.NewGuid();
+            await SignupQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, phone, hash, provider,
+                body.Data ?? [], now, ct);
+            var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
+            await AuditLog.WriteAsync(conn, created, AuditAction.UserSignedUp, ip, now, ct,
+                new JsonObject { ["provider"] = provider });
+        }
+
+        if (autoconfirm)
+        {
+            await SignupQueries.ConfirmAsync(conn, userId, provider, now, ct);
+            var session = await sessions.StartAsync(conn, userId, "password", http, now, ct, provider: provider);
+            await tx.CommitAsync(ct);
+            return Results.Json(session, Json.Options);
+        }
+
+        var user = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
+        var lastSent = user.ConfirmationSentAt;
+        if (lastSent is { } sent && now - DateTime.SpecifyKind(sent, DateTimeKind.Utc) < MailMaxFrequency)
+        {
+            var wait = (int)Math.Ceiling((MailMaxFrequency - (now - DateTime.SpecifyKind(sent, DateTimeKind.Utc))).TotalSeconds);
+            throw new ApiError(429, provider == "email" ? ErrorCode.OverEmailSendRateLimit : ErrorCode.OverSmsSendRateLimit,
+                $"For security purposes, you can only request this after {wait} seconds.");
+        }
+        // The confirmation message itself is sent by the mail/SMS issue (#3); until a mailer is configured
+        // the token is stored and nothing is sent, as GoTrue does with no SMTP host (its no-op mailer).
+        var otp = TokenHashes.NewOtp();
+        var relatesTo = email ?? phone!;
+        var tokenHash = TokenHashes.Of(relatesTo, otp);
+        await SignupQueries.SetConfirmationTokenAsync(conn, userId, tokenHash, relatesTo, now, ct);
+        var result = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;
+        await tx.CommitAsync(ct);
+        return Results.Json(UserJson.From(result.User, result.Identities), Json.Options);
+    }
+
+    static async Task<IResult> AnonymousSignupAsync(HttpContext http, SignupRequest body, NpgsqlDataSource db,
+        AuthOptions auth, JwtOptions jwt, SessionIssuer sessions, DateTime now, string aud, CancellationToken ct)
+    {
+        if (!auth.AnonymousEnabled)
+            throw ApiError.Unprocessable(ErrorCode.AnonymousProviderDisabled, "Anonymous sign-ins are disabled");
+        if (auth.DisableSignup)
+            throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var userId = Guid.NewGuid();
+        await SignupQueries.CreateAnonymousUserAsync(conn, userId, aud, jwt.DefaultGroupName, body.Data ?? [], now, ct);
+        var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
+        await AuditLog.WriteAsync(conn, created, AuditAction.UserSignedUp, ClientInfo.Ip(http), now, ct,
+            new JsonObject { ["provider"] = "anonymous" });
+        var session = await sessions.StartAsync(conn, userId, "anonymous", http, now, ct, provider: "anonymous");
+        await tx.CommitAsync(ct);
+        return Results.Json(session, Json.Options);
+    }
+
+    /// `X-JWT-AUD` if sent, else `GOTRUE_JWT_AUD` (public routes never parse the bearer token).
+    internal static string RequestAudience(HttpContext http, JwtOptions jwt) =>
+        http.Request.Headers["X-JWT-AUD"].ToString() is { Length: > 0 } aud ? aud : jwt.Aud;
+
+    static JsonObject FakeUser(string? email, string? phone, string aud, string provider, JsonObject? data, DateTime now)
+    {
+        var user = new UserRow
+        {
+            Id = Guid.NewGuid(), Aud = aud, Role = "", Email = email, Phone = phone,
+            ConfirmationSentAt = now, CreatedAt = now, UpdatedAt = now,
+            RawAppMetaData = new JsonObject { ["provider"] = provider, ["providers"] = new JsonArray(provider) }.ToJsonString(),
+            RawUserMetaData = (data ?? []).ToJsonString(),
+        };
+        return UserJson.From(user, []);
+    }
+}

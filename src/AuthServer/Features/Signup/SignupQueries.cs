@@ -1,0 +1,85 @@
+using System.Text.Json.Nodes;
+using Dapper;
+using Npgsql;
+
+namespace AuthServer.Features.Signup;
+
+internal static class SignupQueries
+{
+    /// The user and its email/phone identity in one round trip, written as GoTrue writes them: nil
+    /// instance_id, `''` token columns, metadata = request data merged with the identity's claims.
+    public static Task CreateUserAsync(NpgsqlConnection conn, Guid id, string aud, string role, string? email,
+        string? phone, string passwordHash, string provider, JsonObject data, DateTime now, CancellationToken ct)
+    {
+        var identityData = new JsonObject { ["sub"] = id.ToString() };
+        if (email is not null) identityData["email"] = email;
+        identityData["email_verified"] = false;
+        identityData["phone_verified"] = false;
+        var userMeta = (JsonObject)data.DeepClone();
+        foreach (var (key, value) in identityData) userMeta[key] = value?.DeepClone();
+        var appMeta = new JsonObject { ["provider"] = provider, ["providers"] = new JsonArray(provider) };
+
+        return conn.ExecuteAsync(new CommandDefinition(
+            """
+            insert into auth.users (
+                instance_id, id, aud, role, email, phone, encrypted_password, confirmation_token, recovery_token,
+                email_change_token_new, email_change, email_change_token_current, phone_change, phone_change_token,
+                reauthentication_token, raw_app_meta_data, raw_user_meta_data, is_super_admin, created_at, updated_at,
+                is_anonymous)
+            values (
+                '00000000-0000-0000-0000-000000000000', @id, @aud, @role, @email, @phone, @passwordHash, '', '',
+                '', '', '', '', '', '', @appMeta::jsonb, @userMeta::jsonb, false, @now, @now, false);
+            insert into auth.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
+            values (gen_random_uuid(), @providerId, @id, @identityData::jsonb, @provider, @now, @now, @now);
+            """,
+            new
+            {
+                id, aud, role, email, phone, passwordHash, now, provider, providerId = id.ToString(),
+                appMeta = appMeta.ToJsonString(), userMeta = userMeta.ToJsonString(),
+                identityData = identityData.ToJsonString(),
+            }, cancellationToken: ct));
+    }
+
+    /// Anonymous users have no identity and `app_metadata = {}` (api.md §3 anonymous branch).
+    public static Task CreateAnonymousUserAsync(NpgsqlConnection conn, Guid id, string aud, string role,
+        JsonObject data, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            """
+            insert into auth.users (
+                instance_id, id, aud, role, confirmation_token, recovery_token, email_change_token_new, email_change,
+                email_change_token_current, phone_change, phone_change_token, reauthentication_token,
+                raw_app_meta_data, raw_user_meta_data, is_super_admin, created_at, updated_at, is_anonymous)
+            values (
+                '00000000-0000-0000-0000-000000000000', @id, @aud, @role, '', '', '', '', '', '', '', '',
+                '{}'::jsonb, @userMeta::jsonb, false, @now, @now, true)
+            """, new { id, aud, role, now, userMeta = data.ToJsonString() }, cancellationToken: ct));
+
+    /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, mark the metadata verified,
+    /// drop pending one-time tokens.
+    public static Task ConfirmAsync(NpgsqlConnection conn, Guid id, string provider, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(provider == "email"
+            ? """
+              update auth.users set email_confirmed_at = @now, confirmation_token = '', updated_at = @now,
+                  raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"email_verified": true}'::jsonb
+              where id = @id;
+              delete from auth.one_time_tokens where user_id = @id;
+              """
+            : """
+              update auth.users set phone_confirmed_at = @now, confirmation_token = '', updated_at = @now,
+                  raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"phone_verified": true}'::jsonb
+              where id = @id;
+              delete from auth.one_time_tokens where user_id = @id;
+              """, new { id, now }, cancellationToken: ct));
+
+    public static Task SetConfirmationTokenAsync(NpgsqlConnection conn, Guid id, string tokenHash, string relatesTo,
+        DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            """
+            update auth.users set confirmation_token = @tokenHash, confirmation_sent_at = @now, updated_at = @now
+            where id = @id;
+            insert into auth.one_time_tokens (id, user_id, token_type, token_hash, relates_to, created_at, updated_at)
+            values (gen_random_uuid(), @id, 'confirmation_token', @tokenHash, @relatesTo, @now, @now)
+            on conflict (user_id, token_type) do update
+                set token_hash = excluded.token_hash, relates_to = excluded.relates_to, updated_at = excluded.updated_at;
+            """, new { id, tokenHash, relatesTo, now }, cancellationToken: ct));
+}

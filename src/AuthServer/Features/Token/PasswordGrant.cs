@@ -1,0 +1,64 @@
+using AuthServer.Config;
+using AuthServer.Data;
+using AuthServer.Features.Signup;
+using AuthServer.Http;
+using AuthServer.Security;
+using AuthServer.Sessions;
+using Npgsql;
+
+namespace AuthServer.Features.Token;
+
+/// `grant_type=password` (api.md §3): every failure that could reveal whether the account exists gives
+/// the same "Invalid login credentials", and an unknown account still costs one bcrypt verification.
+internal static class PasswordGrant
+{
+    internal sealed record PasswordRequest(string? Email, string? Phone, string? Password);
+
+    public static async Task<IResult> HandleAsync(HttpContext http, CancellationToken ct)
+    {
+        var services = http.RequestServices;
+        var auth = services.GetRequiredService<AuthOptions>();
+        var jwt = services.GetRequiredService<JwtOptions>();
+        var passwords = services.GetRequiredService<Passwords>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var body = await BodyReader.ReadAsync<PasswordRequest>(http.Request, ct);
+
+        var hasEmail = !string.IsNullOrEmpty(body.Email);
+        var hasPhone = !string.IsNullOrEmpty(body.Phone);
+        if (hasEmail && hasPhone)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Only an email address or phone number should be provided on login.");
+        if (!hasEmail && !hasPhone)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "missing email or phone");
+        if (hasEmail && !auth.EmailEnabled)
+            throw ApiError.Unprocessable(ErrorCode.EmailProviderDisabled, "Email logins are disabled");
+        if (hasPhone && !auth.PhoneEnabled)
+            throw ApiError.Unprocessable(ErrorCode.PhoneProviderDisabled, "Phone logins are disabled");
+
+        var aud = SignupEndpoints.RequestAudience(http, jwt);
+        var password = body.Password ?? "";
+        var db = services.GetRequiredService<NpgsqlDataSource>();
+        await using var conn = await db.OpenConnectionAsync(ct);
+        var user = hasEmail
+            ? await UserQueries.FindByEmailAsync(conn, body.Email!.Trim().ToLowerInvariant(), aud, ct)
+            : await UserQueries.FindByPhoneAsync(conn, Identifiers.NormalizePhone(body.Phone!), aud, ct);
+
+        if (user is not null && user.IsBanned(now))
+            throw ApiError.BadRequest(ErrorCode.UserBanned, "User is banned");
+        // Release the connection during the ~80 ms hash check: the pool is for database work.
+        await conn.CloseAsync();
+        if (!await passwords.VerifyAsync(password, user?.EncryptedPassword, ct) || user is null)
+            throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
+        if (hasEmail && user.EmailConfirmedAt is null)
+            throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");
+        if (hasPhone && user.PhoneConfirmedAt is null)
+            throw ApiError.BadRequest(ErrorCode.PhoneNotConfirmed, "Phone not confirmed");
+
+        await conn.OpenAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var weak = passwords.Check(password)?.ToJson(includeMessage: true);
+        var session = await services.GetRequiredService<SessionIssuer>().StartAsync(conn, user.Id, "password", http,
+            now.UtcDateTime, ct, weak, provider: hasEmail ? "email" : "phone");
+        await tx.CommitAsync(ct);
+        return Results.Json(session, Json.Options);
+    }
+}

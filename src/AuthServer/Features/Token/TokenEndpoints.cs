@@ -1,0 +1,20 @@
+using AuthServer.Http;
+
+namespace AuthServer.Features.Token;
+
+/// `POST /token?grant_type=…` dispatches on the grant, like GoTrue's token.go.
+internal static class TokenEndpoints
+{
+    public static void MapToken(this IEndpointRouteBuilder app) => app.MapPost("/token", TokenAsync);
+
+    static Task<IResult> TokenAsync(HttpContext http, CancellationToken ct)
+    {
+        var grantType = http.Request.Query["grant_type"].ToString();
+        return grantType switch
+        {
+            "password" => PasswordGrant.HandleAsync(http, ct),
+            "refresh_token" => RefreshTokenGrant.HandleAsync(http, ct),
+            _ => throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "unsupported_grant_type"),
+        };
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text.Json.Nodes;
+using AuthServer.Config;
+using AuthServer.Data;
+using AuthServer.Http;
+using AuthServer.Security;
+using Npgsql;
+
+namespace AuthServer.Features.User;
+
+/// `GET /user` and `PUT /user` (api.md §3).
+internal static class UserEndpoints
+{
+    public static void MapUser(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/user", GetUser);
+        app.MapPut("/user", UpdateUserAsync);
+    }
+
+    internal sealed record UpdateUserRequest(string? Email, string? Password, string? CurrentPassword, string? Nonce,
+        JsonObject? Data, JsonObject? AppMetadata, string? Phone, string? Channel);
+
+    static IResult GetUser(HttpContext http, AuthUser auth)
+    {
+        // Only an explicit X-JWT-AUD different from the token's own aud is a mismatch.
+        var requested = http.Request.Headers["X-JWT-AUD"].ToString();
+        if (requested.Length > 0 && requested != auth.Claims.Aud)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Token audience doesn't match request audience");
+        return Results.Json(UserJson.From(auth.User, auth.Identities), Json.Options);
+    }
+
+    static async Task<IResult> UpdateUserAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, JwtOptions jwt,
+        AuthOptions authOptions, PasswordOptions passwordOptions, Passwords passwords, TimeProvider clock, CancellationToken ct)
+    {
+        var body = await BodyReader.ReadAsync<UpdateUserRequest>(http.Request, ct);
+        var user = auth.User;
+        var now = clock.GetUtcNow().UtcDateTime;
+
+        string? email = null, phone = null;
+        if (!string.IsNullOrEmpty(body.Email)) email = Identifiers.ValidateEmail(body.Email);
+        if (!string.IsNullOrEmpty(body.Phone)) phone = Identifiers.ValidatePhone(body.Phone);
+        var password = string.IsNullOrEmpty(body.Password) ? null : body.Password;
+        if (password is not null) passwords.EnsureAcceptable(password);
+
+        if (password is not null && user.IsAnonymous && string.IsNullOrEmpty(user.Email) && string.IsNullOrEmpty(user.Phone))
+            throw ApiError.Unprocessable(ErrorCode.ValidationFailed,
+                "Updating password of an anonymous user without an email or phone is not allowed");
+        if (body.AppMetadata is not null && !(user.Role == jwt.AdminGroupName && user.Aud == jwt.Aud))
+            throw ApiError.Forbidden(ErrorCode.NotAdmin, "Updating app_metadata requires admin privileges");
+        if (user.IsSsoUser && (email is not null || phone is not null || password is not null))
+            throw ApiError.Unprocessable("user_sso_managed", "Updating email, phone or password of an SSO account is not allowed");
+
+        string? newHash = null;
+        if (password is not null)
+        {
+            var hasPassword = !string.IsNullOrEmpty(user.EncryptedPassword);
+            if (passwordOptions.UpdateRequiresCurrentPassword && hasPassword)
+            {
+                if (string.IsNullOrEmpty(body.CurrentPassword))
+                    throw ApiError.BadRequest("current_password_required", "Current password required when setting new password.");
+                if (!await passwords.VerifyAsync(body.CurrentPassword, user.EncryptedPassword, ct))
+                    throw ApiError.BadRequest("current_password_invalid", "Current password required when setting new password.");
+            }
+            if (hasPassword && await passwords.VerifyAsync(password, user.EncryptedPassword, ct))
+                throw ApiError.Unprocessable(ErrorCode.SamePassword, "New password should be different from the old password.");
+            newHash = await passwords.HashAsync(password, ct);
+        }
+
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var ip = ClientInfo.Ip(http);
+
+        if (email is not null && email != user.Email)
+        {
+            if (await UserQueries.FindByEmailAsync(conn, email, user.Aud ?? jwt.Aud, ct) is not null)
+                throw ApiError.Unprocessable(ErrorCode.EmailExists, "A user with this email address has already been registered");
+            // Confirmation links for an email change arrive with the email issue (#3); until then the
+            // change is recorded as pending (`new_email`), which is what GoTrue shows before confirming.
+            await UserUpdateQueries.SetPendingEmailAsync(conn, user.Id, email, now, ct);
+        }
+        if (phone is not null && phone != user.Phone)
+        {
+            if (await UserQueries.FindByPhoneAsync(conn, phone, user.Aud ?? jwt.Aud, ct) is not null)
+                throw ApiError.Unprocessable(ErrorCode.PhoneExists, "A user with this phone number has already been registered");
+            if (authOptions.SmsAutoconfirm) await UserUpdateQueries.SetPhoneAsync(conn, user.Id, phone, now, ct);
+            else await UserUpdateQueries.SetPendingPhoneAsync(conn, user.Id, phone, now, ct);
+        }
+        if (body.Data is not null)
+            await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, Merge(user.UserMetadata, body.Data), now, ct);
+        if (body.AppMetadata is not null)
+            await UserUpdateQueries.SetAppMetadataAsync(conn, user.Id, Merge(user.AppMetadata, body.AppMetadata), now, ct);
+        if (newHash is not null)
+        {
+            await UserUpdateQueries.SetPasswordAsync(conn, user.Id, newHash, auth.SessionId, now, ct);
+            await AuditLog.WriteAsync(conn, user, AuditAction.UserUpdatedPassword, ip, now, ct);
+        }
+        await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
+        var updated = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value;
+        await tx.CommitAsync(ct);
+        return Results.Json(UserJson.From(updated.User, updated.Identities), Json.Options);
+    }
+
+    /// GoTrue's metadata update: top-level keys replace, a key set to null is removed.
+    static JsonObject Merge(JsonObject current, JsonObject changes)
+    {
+        var merged = (JsonObject)current.DeepClone();
+        foreach (var (key, value) in changes)
+        {
+            if (value is null) merged.Remove(key);
+            else merged[key] = value.DeepClone();
+        }
+        return merged;
+    }
+}

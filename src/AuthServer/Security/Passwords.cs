@@ -1,0 +1,86 @@
+using AuthServer.Config;
+using AuthServer.Http;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace AuthServer.Security;
+
+/// bcrypt through BCrypt.Net-Next, writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
+/// Hashing is CPU-bound (~80 ms at cost 10): concurrency is capped at the core count so a burst of
+/// sign-ins queues here instead of starving the thread pool that serves every other request.
+internal sealed class Passwords
+{
+    readonly PasswordOptions options;
+    readonly SemaphoreSlim gate = new(Environment.ProcessorCount);
+    readonly Lazy<string> dummyHash;
+
+    public Passwords(PasswordOptions options)
+    {
+        this.options = options;
+        dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Secrets.NewToken(), options.HashCost));
+    }
+
+    public async Task<string> HashAsync(string password, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try { return BCrypt.Net.BCrypt.HashPassword(password, options.HashCost); }
+        finally { gate.Release(); }
+    }
+
+    /// Verifies against the stored hash; with no hash (unknown user, passwordless user) it still spends
+    /// one bcrypt verification so response time does not reveal whether the account exists.
+    public async Task<bool> VerifyAsync(string password, string? hash, CancellationToken ct)
+    {
+        var usable = hash is not null && hash.StartsWith("$2", StringComparison.Ordinal);
+        await gate.WaitAsync(ct);
+        try
+        {
+            var ok = BCrypt.Net.BCrypt.Verify(password, usable ? hash : dummyHash.Value);
+            return usable && ok;
+        }
+        catch (BCrypt.Net.SaltParseException)
+        {
+            return false;
+        }
+        finally { gate.Release(); }
+    }
+
+    /// The strength policy (GOTRUE_PASSWORD_*): null when the password passes, else the 422 payload.
+    public WeakPassword? Check(string password)
+    {
+        var reasons = new List<string>();
+        var messages = new List<string>();
+        if (password.Length < options.MinLength)
+        {
+            reasons.Add("length");
+            messages.Add($"Password should be at least {options.MinLength} characters.");
+        }
+        if (options.RequiredCharacters.Any(group => !password.Any(group.Contains)))
+        {
+            reasons.Add("characters");
+            messages.Add("Password should contain at least one character of each: " +
+                         string.Join(", ", options.RequiredCharacters) + ".");
+        }
+        return reasons.Count == 0 ? null : new WeakPassword(string.Join(" ", messages), reasons);
+    }
+
+    /// Validation for a password being set: 400 if longer than bcrypt's 72 bytes, 422 if weak.
+    public void EnsureAcceptable(string password)
+    {
+        if (Encoding.UTF8.GetByteCount(password) > 72)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Password cannot be longer than 72 characters");
+        if (Check(password) is { } weak)
+            throw new ApiError(422, ErrorCode.WeakPassword, weak.Message) { Extra = new JsonObject { ["weak_password"] = weak.ToJson(includeMessage: false) } };
+    }
+}
+
+internal sealed record WeakPassword(string Message, IReadOnlyList<string> Reasons)
+{
+    public JsonObject ToJson(bool includeMessage)
+    {
+        var reasons = new JsonArray(Reasons.Select(r => (JsonNode?)JsonValue.Create(r)).ToArray());
+        return includeMessage
+            ? new JsonObject { ["message"] = Message, ["reasons"] = reasons }
+            : new JsonObject { ["reasons"] = reasons };
+    }
+}
