@@ -28,6 +28,12 @@ fi
 
 mkdir -p "$LOCAL"
 
+PORT=${GOTRUE_API_PORT:-${PORT:-9999}}
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "Port $PORT is already in use: stop what listens there or choose another with PORT=..." >&2
+    exit 1
+fi
+
 # 1. Build.
 if [[ -n "${AUTHSERVER_DLL:-}" ]]; then
     DLL=$AUTHSERVER_DLL
@@ -83,7 +89,6 @@ if [[ -z "${GOTRUE_JWT_SECRET:-}" ]]; then
     fi
     GOTRUE_JWT_SECRET=$(<"$LOCAL/jwt-secret")
 fi
-PORT=${GOTRUE_API_PORT:-${PORT:-9999}}
 export GOTRUE_JWT_SECRET PORT
 : "${API_EXTERNAL_URL:=${GOTRUE_API_API_EXTERNAL_URL:-http://localhost:$PORT}}"
 : "${GOTRUE_SITE_URL:=http://localhost:3000}"

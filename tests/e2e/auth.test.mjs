@@ -181,3 +181,42 @@ test('signUp with an invalid email: 400 validation_failed', async () => {
   assert.equal(error.status, 400);
   assert.equal(error.code, 'validation_failed');
 });
+
+test('routes answer at the root too: POST /token at / signs in like /auth/v1/token', async () => {
+  const { email, user } = await signUpNew('rootpath');
+  const res = await fetch(`${url}/token?grant_type=password`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.user.id, user.id);
+  assert.ok(body.access_token && body.refresh_token);
+});
+
+test('error bodies: 2024-01-01 shape with the version header echoed, legacy shape without it', async () => {
+  const { email } = await signUpNew('errshape');
+  const login = (headers) =>
+    fetch(`${url}/auth/v1/token?grant_type=password`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ email, password: 'wrong-password' }),
+    });
+
+  const modern = await login({ 'X-Supabase-Api-Version': '2024-01-01' });
+  assert.equal(modern.status, 400);
+  assert.equal(modern.headers.get('x-supabase-api-version'), '2024-01-01');
+  assert.equal(modern.headers.get('x-sb-error-code'), 'invalid_credentials');
+  assert.deepEqual(await modern.json(), { code: 'invalid_credentials', message: 'Invalid login credentials' });
+
+  const legacy = await login({});
+  assert.equal(legacy.status, 400);
+  assert.equal(legacy.headers.get('x-supabase-api-version'), null);
+  assert.equal(legacy.headers.get('x-sb-error-code'), 'invalid_credentials');
+  assert.deepEqual(await legacy.json(), {
+    code: 400,
+    error_code: 'invalid_credentials',
+    msg: 'Invalid login credentials',
+  });
+});

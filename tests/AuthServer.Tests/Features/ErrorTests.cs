@@ -92,7 +92,7 @@ public sealed class ErrorTests(AuthServerFixture server) : IClassFixture<AuthSer
     public async Task Signup_BodyOver1MiB_Returns413RequestEntityTooLarge(bool chunked)
     {
         var padding = new string('a', 1024 * 1024 + 16);
-        var json = $$"""{"email":"{{AuthServerFixture.NewEmail()}}","password":"correct-horse-battery","data":{"pad":"{{padding}}"}}""";
+        var json = $$$"""{"email":"{{{AuthServerFixture.NewEmail()}}}","password":"correct-horse-battery","data":{"pad":"{{{padding}}}"}}""";
 
         await server.AssertErrorBothShapesAsync(c =>
             {

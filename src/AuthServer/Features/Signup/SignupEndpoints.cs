@@ -67,12 +67,13 @@ internal static class SignupEndpoints
             var confirmed = provider == "email" ? existing.EmailConfirmedAt is not null : existing.PhoneConfirmedAt is not null;
             if (confirmed)
             {
-                if (auth.MailerAutoconfirm || auth.SmsAutoconfirm)
-                    throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
-                // Enumeration protection: answer like a fresh sign-up, with a user that does not exist.
+                // GoTrue audits the repeated sign-up either way, then answers by autoconfirm.
                 await AuditLog.WriteAsync(conn, existing, AuditAction.UserRepeatedSignup, ip, now, ct,
                     new JsonObject { ["provider"] = provider });
                 await tx.CommitAsync(ct);
+                if (auth.MailerAutoconfirm || auth.SmsAutoconfirm)
+                    throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
+                // Enumeration protection: answer like a fresh sign-up, with a user that does not exist.
                 return Results.Json(FakeUser(email, phone, aud, provider, body.Data, now), Json.Options);
             }
             // Unconfirmed: the user is not modified, since nobody has proven they own it yet.

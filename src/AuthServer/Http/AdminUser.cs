@@ -1,0 +1,47 @@
+using System.Text.RegularExpressions;
+using AuthServer.Config;
+using AuthServer.Security;
+using Dapper;
+using Npgsql;
+
+namespace AuthServer.Http;
+
+/// The caller of an admin route: a verified JWT whose `role` is in `GOTRUE_JWT_ADMIN_ROLES` (api.md §2
+/// "Admin auth detail"). `sub` is not required, since the service_role key has none. Declaring an
+/// `AdminUser` parameter on a handler is what makes the route admin-only.
+internal sealed partial class AdminUser
+{
+    public required AccessTokens.Claims Claims { get; init; }
+
+    /// The admin's user id when the token has one (a user whose role is admin), for audit rows.
+    public Guid? UserId => Guid.TryParse(Claims.Sub, out var id) ? id : null;
+
+    public static async ValueTask<AdminUser?> BindAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        var match = Bearer().Match(http.Request.Headers.Authorization.ToString());
+        if (!match.Success)
+            throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        if (!services.GetRequiredService<AccessTokens>().TryVerify(match.Groups[1].Value, now, out var claims, out var reason))
+            throw ApiError.Forbidden(ErrorCode.BadJwt, "invalid JWT: unable to parse or verify signature, " + reason);
+
+        var jwt = services.GetRequiredService<JwtOptions>();
+        if (claims!.Role is not { } role || !jwt.AdminRoles.Contains(role))
+            throw ApiError.Forbidden(ErrorCode.NotAdmin, "User not allowed");
+
+        if (claims.SessionId is { Length: > 0 } sid && Guid.TryParse(sid, out var sessionId) && sessionId != Guid.Empty)
+        {
+            await using var conn = await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(http.RequestAborted);
+            var exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "select exists (select 1 from auth.sessions where id = @sessionId)", new { sessionId },
+                cancellationToken: http.RequestAborted));
+            if (!exists)
+                throw ApiError.Forbidden(ErrorCode.SessionNotFound, "Session from session_id claim in JWT does not exist");
+        }
+        return new AdminUser { Claims = claims };
+    }
+
+    [GeneratedRegex(@"^bearer (\S+)$", RegexOptions.IgnoreCase)]
+    private static partial Regex Bearer();
+}
