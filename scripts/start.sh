@@ -50,7 +50,9 @@ STARTED_PG=""
 SERVER_PID=""
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
-    trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
+    # Nothing may cut the clean-up short: a second Ctrl-C, a TERM, or a closed output pipe.
+    trap "" INT TERM PIPE
+    set +e
     trap - EXIT
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         echo "==> Stopping AuthServer"
@@ -65,6 +67,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap '' PIPE # a closed output pipe: writes fail, set -e exits, and cleanup still runs
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

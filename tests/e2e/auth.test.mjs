@@ -220,3 +220,28 @@ test('error bodies: 2024-01-01 shape with the version header echoed, legacy shap
     msg: 'Invalid login credentials',
   });
 });
+
+test('signUp with an existing email in other letter case: 422 user_already_exists', async () => {
+  const { email } = await signUpNew('dupcase');
+  const { error } = await newClient().auth.signUp({ email: email.toUpperCase(), password: PASSWORD });
+  assert.ok(isAuthApiError(error), `AuthApiError, got ${error?.name}: ${error?.message}`);
+  assert.equal(error.status, 422);
+  assert.equal(error.code, 'user_already_exists');
+});
+
+test('a password over 72 characters is rejected: 400 validation_failed', async () => {
+  const { error } = await newClient().auth.signUp({ email: uniqueEmail('long'), password: 'x'.repeat(73) });
+  assert.ok(isAuthApiError(error), `AuthApiError, got ${error?.name}: ${error?.message}`);
+  assert.equal(error.status, 400);
+  assert.equal(error.code, 'validation_failed');
+  assert.equal(error.message, 'Password cannot be longer than 72 characters');
+});
+
+test('GET /settings reports the email provider on and mailer autoconfirm on', async () => {
+  const res = await fetch(`${url}/auth/v1/settings`);
+  assert.equal(res.status, 200);
+  const settings = await res.json();
+  assert.equal(settings.external?.email, true);
+  assert.equal(settings.mailer_autoconfirm, true);
+  assert.equal(settings.disable_signup, false);
+});

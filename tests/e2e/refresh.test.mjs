@@ -77,3 +77,21 @@ test('an unknown refresh token: 400 refresh_token_not_found', async () => {
   assert.equal(error.code, 'refresh_token_not_found');
   assert.equal(error.message, 'Invalid Refresh Token: Refresh Token Not Found');
 });
+
+test('concurrent refreshes of one token (several tabs) all succeed with the same new token', async () => {
+  const { session } = await signUpNew('concurrent');
+  const results = await Promise.all(Array.from({ length: 5 }, () => refreshWith(session.refresh_token)));
+  for (const r of results) assert.equal(r.error, null, `concurrent refresh failed: ${r.error?.code} ${r.error?.message}`);
+  const tokens = new Set(results.map((r) => r.data.session.refresh_token));
+  assert.equal(tokens.size, 1, `all racers converge on one child token, got ${tokens.size}`);
+  // And that token is live.
+  const next = await refreshWith([...tokens][0]);
+  assert.equal(next.error, null);
+});
+
+test('a malformed refresh token: 400 validation_failed', async () => {
+  const { error } = await refreshWith('short');
+  assert.ok(isAuthApiError(error), `AuthApiError, got ${error?.name}: ${error?.message}`);
+  assert.equal(error.status, 400);
+  assert.equal(error.code, 'validation_failed');
+});

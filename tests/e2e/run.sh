@@ -37,7 +37,9 @@ PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
-    trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
+    # Nothing may cut the clean-up short: a second Ctrl-C, a TERM, or a closed output pipe.
+    trap "" INT TERM PIPE
+    set +e
     trap - EXIT
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -54,6 +56,7 @@ cleanup() {
     exit "$code"
 }
 trap cleanup EXIT
+trap '' PIPE # a closed output pipe: writes fail, set -e exits, and cleanup still runs
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -139,10 +142,11 @@ set +e
         SUPABASE_ANON_KEY="$ANON_KEY" \
         SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
         SUPABASE_JWT_SECRET="$JWT_SECRET"
+    # A hung request fails its test after 60 s instead of hanging the run.
     if (($# > 0)); then
-        node --test "$@"
+        node --test --test-timeout=60000 "$@"
     else
-        node --test
+        node --test --test-timeout=60000
     fi
 )
 status=$?

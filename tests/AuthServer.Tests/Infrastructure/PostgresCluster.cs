@@ -80,6 +80,7 @@ public sealed class PostgresCluster
 
         var cluster = new PostgresCluster(dir, FreeLoopbackPort(), asPostgresUser);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Stop();
+        cluster.StartWatchdog();
         try
         {
             await cluster.InitAndStartAsync();
@@ -102,19 +103,23 @@ public sealed class PostgresCluster
             $"-p {Port}", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
             "-c listen_addresses=127.0.0.1", $"-k {dir}", "-c max_connections=300");
         await RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", options, "-w", "-t", "60", "start"]);
-
-        StartWatchdog();
     }
 
     /// <summary>
     /// ProcessExit does not run when the test host is killed (blame-hang, Ctrl-C twice, OOM). A detached
-    /// shell polls our pid and sends the postmaster SIGQUIT (immediate shutdown) once we are gone.
+    /// shell, started before initdb, polls our pid and once we are gone sends the postmaster (if one got
+    /// as far as writing postmaster.pid) SIGQUIT, an immediate shutdown, then removes the directory.
     /// </summary>
     void StartWatchdog()
     {
         var script = $"""
             while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done
-            if [ -f '{dataDir}/postmaster.pid' ]; then kill -QUIT "$(head -n 1 '{dataDir}/postmaster.pid')" 2>/dev/null; sleep 1; fi
+            sleep 2 # a pg_ctl start we left running writes postmaster.pid by then, or fails
+            pid=$(head -n 1 '{dataDir}/postmaster.pid' 2>/dev/null)
+            if [ -n "$pid" ]; then
+              kill -QUIT "$pid" 2>/dev/null
+              for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            fi
             rm -rf '{dir}'
             """;
         var psi = new ProcessStartInfo("setsid", ["sh", "-c", script])

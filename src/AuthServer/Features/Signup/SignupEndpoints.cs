@@ -83,8 +83,16 @@ internal static class SignupEndpoints
         {
             var hash = await passwords.HashAsync(body.Password, ct);
             userId = Guid.NewGuid();
-            await SignupQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, phone, hash, provider,
-                body.Data ?? [], now, ct);
+            try
+            {
+                await SignupQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, phone, hash, provider,
+                    body.Data ?? [], now, ct);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                // A concurrent sign-up of the same address won the race: answer as for an existing user.
+                throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
+            }
             var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
             await AuditLog.WriteAsync(conn, created, AuditAction.UserSignedUp, ip, now, ct,
                 new JsonObject { ["provider"] = provider });
