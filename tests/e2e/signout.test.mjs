@@ -39,6 +39,9 @@ test("signOut({ scope: 'local' }) ends only this session", async () => {
   assert.equal((await a.client.auth.getSession()).data.session, null, 'A dropped its session');
 
   await assertRefreshFails(a.session.refresh_token, 'A after local sign-out');
+  const stale = await rawAuth('GET', '/user', { token: a.session.access_token });
+  assert.equal(stale.status, 403, `A's access token after local sign-out: ${stale.text}`);
+  assert.equal(stale.json?.code, 'session_not_found', stale.text);
   const bSession = await assertRefreshWorks(b.session.refresh_token, 'B after A signed out locally');
   const { data, error: userErr } = await b.client.auth.getUser(bSession.access_token);
   assert.equal(userErr, null);

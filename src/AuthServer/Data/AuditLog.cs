@@ -11,6 +11,7 @@ internal static class AuditAction
     public const string Logout = "logout";
     public const string UserSignedUp = "user_signedup";
     public const string UserRepeatedSignup = "user_repeated_signup";
+    public const string UserConfirmationRequested = "user_confirmation_requested";
     public const string UserModified = "user_modified";
     public const string UserUpdatedPassword = "user_updated_password";
     public const string TokenRevoked = "token_revoked";

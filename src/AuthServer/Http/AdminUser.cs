@@ -23,7 +23,7 @@ internal sealed partial class AdminUser
         if (!match.Success)
             throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        if (!services.GetRequiredService<AccessTokens>().TryVerify(match.Groups[1].Value, now, out var claims, out var reason))
+        if (!services.GetRequiredService<AccessTokens>().TryVerify(match.Groups[1].Value, now, out var claims, out var reason, requireExp: false))
             throw ApiError.Forbidden(ErrorCode.BadJwt, "invalid JWT: unable to parse or verify signature, " + reason);
 
         var jwt = services.GetRequiredService<JwtOptions>();

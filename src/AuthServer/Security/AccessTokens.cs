@@ -36,7 +36,8 @@ internal sealed class AccessTokens(JwtOptions options)
     }
 
     /// Verifies signature and time claims; the failure reason goes into GoTrue's `bad_jwt` message.
-    public bool TryVerify(string token, DateTimeOffset now, out Claims? claims, out string reason)
+    /// <paramref name="requireExp"/> is off only for admin routes: Supabase tooling mints service keys without `exp`.
+    public bool TryVerify(string token, DateTimeOffset now, out Claims? claims, out string reason, bool requireExp = true)
     {
         claims = null;
         var parts = token.Split('.');
@@ -77,6 +78,18 @@ internal sealed class AccessTokens(JwtOptions options)
             {
                 if (!exp.TryGetDouble(out var expValue)) { reason = "token is malformed: invalid type for claim exp"; return false; }
                 if (unix >= expValue) { reason = "token has invalid claims: token is expired"; return false; }
+            }
+            else if (requireExp)
+            {
+                reason = "token has invalid claims: token is missing required claim: exp claim is required";
+                return false;
+            }
+            // Tokens minted "in the future" are forged or from a badly skewed clock (security-tests T4★);
+            // a few seconds of leeway absorb clock differences between replicas.
+            if (payload.TryGetProperty("iat", out var iat) && iat.TryGetDouble(out var iatValue) && iatValue > unix + 5)
+            {
+                reason = "token has invalid claims: token used before issued";
+                return false;
             }
             if (payload.TryGetProperty("nbf", out var nbf))
             {

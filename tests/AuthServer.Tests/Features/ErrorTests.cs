@@ -14,6 +14,8 @@ public sealed class ErrorTests(AuthServerFixture server) : IClassFixture<AuthSer
     [InlineData("{not json")]
     [InlineData("{\"email\": \"a@example.com\", ")]
     [InlineData("[1, 2")]
+    [InlineData("{\"email\": 123, \"password\": \"correct-horse-battery\"}")]
+    [InlineData("{\"email\": \"a@example.com\", \"password\": \"correct-horse-battery\"} trailing")]
     public async Task Signup_MalformedJson_Returns400BadJson(string body)
     {
         await server.AssertErrorBothShapesAsync(c => c.PostAsync("/signup", Json(body)),
@@ -117,5 +119,18 @@ public sealed class ErrorTests(AuthServerFixture server) : IClassFixture<AuthSer
     {
         await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync(path, new { email = "a@example.com", password = "x" }),
             400, "invalid_credentials", "unsupported_grant_type");
+    }
+
+    [Theory]
+    [InlineData("nul\u0000byte@example.com")]
+    [InlineData("lone\ud800surrogate@example.com")]
+    public async Task Signup_ControlCharacterInEmail_Returns400NotServerError(string email)
+    {
+        using var client = server.CreateClient();
+
+        var response = await client.PostAsJsonAsync("/signup", new { email, password = "correct-horse-battery" });
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from auth.users"));
     }
 }

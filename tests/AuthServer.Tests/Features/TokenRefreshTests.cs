@@ -62,6 +62,21 @@ public sealed class TokenRefreshTests(AuthServerFixture server) : IClassFixture<
     }
 
     [Fact]
+    public async Task Token_RefreshGrant_ReloadsUserIntoResponseAndClaims()
+    {
+        var (_, _, signup) = await server.NewUserAsync();
+        var userId = (string)signup["user"]!["id"]!;
+        await server.Db.ExecuteAsync(
+            """update auth.users set raw_user_meta_data = raw_user_meta_data || '{"plan":"pro"}'::jsonb where id = @userId::uuid""",
+            new { userId });
+
+        var refreshed = await Refresh.OkAsync(server, Refresh.Token(signup));
+
+        Assert.Equal("pro", (string?)refreshed["user"]!["user_metadata"]!["plan"]);
+        Assert.Equal("pro", (string?)Jwt.Payload((string)refreshed["access_token"]!)["user_metadata"]!["plan"]);
+    }
+
+    [Fact]
     public async Task Token_RefreshUnderAuthV1Prefix_ReturnsSession()
     {
         var (_, _, signup) = await server.NewUserAsync();
@@ -182,6 +197,45 @@ public sealed class TokenRefreshReuseIntervalTests(ReuseIntervalFixture server) 
 
         await ApiAssert.ErrorAsync(response, 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
         Assert.All(await Refresh.RowsAsync(server, sessionId), r => Assert.True(r.Revoked, $"{r.Token} should be revoked"));
+    }
+
+    [Fact]
+    public async Task Token_RefreshGrandparentReusedInsideInterval_Returns400AlreadyUsedWithoutNewToken()
+    {
+        // security-tests S3★: GoTrue would mint another child of t0 here (jwt.md §5.2 2c); we refuse.
+        var (_, _, signup) = await server.NewUserAsync();
+        var sessionId = Refresh.SessionId(signup);
+        var t0 = Refresh.Token(signup);
+        var t1 = Refresh.Token(await Refresh.OkAsync(server, t0));
+        var t2 = Refresh.Token(await Refresh.OkAsync(server, t1));
+        using var client = server.CreateClient();
+
+        var response = await Refresh.PostAsync(client, t0);
+
+        await ApiAssert.ErrorAsync(response, 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
+        var rows = await Refresh.RowsAsync(server, sessionId);
+        Assert.Equal([t0, t1, t2], rows.Select(r => r.Token));
+        Assert.False(rows[2].Revoked); // inside the interval the live token survives: the replay may be a slow tab
+        var t3 = Refresh.Token(await Refresh.OkAsync(server, t2));
+        Assert.NotEqual(t2, t3);
+    }
+
+    [Fact]
+    public async Task Token_RefreshTokenOfRevokedFamilyInsideInterval_Returns400AlreadyUsed()
+    {
+        // The trap in security-tests (a): revoking a family bumps updated_at, so its tokens look fresh.
+        var (_, _, signup) = await server.NewUserAsync();
+        var t0 = Refresh.Token(signup);
+        var t1 = Refresh.Token(await Refresh.OkAsync(server, t0));
+        var t2 = Refresh.Token(await Refresh.OkAsync(server, t1));
+        server.Clock.Advance(TimeSpan.FromSeconds(ReuseIntervalFixture.ReuseIntervalSeconds + 1));
+        using var client = server.CreateClient();
+        await ApiAssert.ErrorAsync(await Refresh.PostAsync(client, t0), 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
+
+        var response = await Refresh.PostAsync(client, t2);
+
+        await ApiAssert.ErrorAsync(response, 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
+        Assert.All(await Refresh.RowsAsync(server, Refresh.SessionId(signup)), r => Assert.True(r.Revoked));
     }
 
     [Fact]

@@ -100,6 +100,29 @@ public sealed class UserTests(AuthServerFixture server) : IClassFixture<AuthServ
             403, "bad_jwt", bearer: unsigned, messagePrefix: BadJwtPrefix);
     }
 
+    [Theory]
+    [InlineData("None")]
+    [InlineData("HS256")]
+    public async Task User_GetWithEmptySignature_Returns403BadJwt(string alg)
+    {
+        var (_, _, signup) = await server.NewUserAsync();
+        var signed = Jwt.Sign(Jwt.Payload(AccessToken(signup)), AuthServerFixture.JwtSecret, new JsonObject { ["alg"] = alg, ["typ"] = "JWT" });
+        var stripped = signed[..(signed.LastIndexOf('.') + 1)];
+
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"),
+            403, "bad_jwt", bearer: stripped, messagePrefix: BadJwtPrefix);
+    }
+
+    [Fact]
+    public async Task User_GetWithFutureNbf_Returns403BadJwt()
+    {
+        var (_, _, signup) = await server.NewUserAsync();
+        var notYet = AuthServerFixture.Resign(AccessToken(signup), c => c["nbf"] = DateTimeOffset.UtcNow.AddMinutes(10).ToUnixTimeSeconds());
+
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"),
+            403, "bad_jwt", bearer: notYet, messagePrefix: BadJwtPrefix);
+    }
+
     [Fact]
     public async Task User_GetWithExpiredToken_Returns403BadJwt()
     {
@@ -113,6 +136,32 @@ public sealed class UserTests(AuthServerFixture server) : IClassFixture<AuthServ
 
         await server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"),
             403, "bad_jwt", bearer: expired, messagePrefix: BadJwtPrefix);
+    }
+
+    [Fact]
+    public async Task User_GetWithTokenWithoutExp_Returns403BadJwt()
+    {
+        // security-tests T4★: a user token must expire (admin routes accept exp-less service keys).
+        var (_, _, signup) = await server.NewUserAsync();
+        var eternal = AuthServerFixture.Resign(AccessToken(signup), c => c.Remove("exp"));
+
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"),
+            403, "bad_jwt", bearer: eternal, messagePrefix: BadJwtPrefix);
+    }
+
+    [Fact]
+    public async Task User_GetWithTokenIssuedInTheFuture_Returns403BadJwt()
+    {
+        var (_, _, signup) = await server.NewUserAsync();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var future = AuthServerFixture.Resign(AccessToken(signup), c =>
+        {
+            c["iat"] = now + 600;
+            c["exp"] = now + 4200;
+        });
+
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"),
+            403, "bad_jwt", bearer: future, messagePrefix: BadJwtPrefix);
     }
 
     [Theory]

@@ -17,8 +17,8 @@ public sealed class PostgresCluster
 
     static readonly Lazy<Task<PostgresCluster>> Instance = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    // CREATE DATABASE … TEMPLATE fails while another session is copying the same template on some
-    // versions; cloning is a few ms, so serialising costs nothing.
+    // A clone takes milliseconds; one at a time keeps "source database is being accessed by other
+    // users" out of the picture.
     readonly SemaphoreSlim cloneLock = new(1, 1);
     readonly string dir;
     readonly string dataDir;
@@ -64,6 +64,17 @@ public sealed class PostgresCluster
         {
             cloneLock.Release();
         }
+        return ConnectionString(name);
+    }
+
+    /// <summary>A new, empty database (no migrations), for tests of the migrator itself.</summary>
+    public async Task<string> CreateEmptyDatabaseAsync(string hint)
+    {
+        var name = $"e{Interlocked.Increment(ref cloneCount)}_{new string(hint.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}";
+        await using var conn = new NpgsqlConnection(AdminConnectionString("postgres"));
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand($"""create database "{name}" """, conn);
+        await cmd.ExecuteNonQueryAsync();
         return ConnectionString(name);
     }
 
@@ -142,7 +153,7 @@ public sealed class PostgresCluster
         }
 
         // Unpooled, so no idle connection keeps the template busy ("source database is being accessed").
-        await Data.Migrator.MigrateAsync(AdminConnectionString(TemplateDatabase), NullLogger.Instance, CancellationToken.None);
+        await global::AuthServer.Data.Migrator.MigrateAsync(AdminConnectionString(TemplateDatabase), NullLogger.Instance, CancellationToken.None);
         NpgsqlConnection.ClearAllPools();
 
         await using (var conn = new NpgsqlConnection(AdminConnectionString("postgres")))
@@ -188,8 +199,8 @@ public sealed class PostgresCluster
             WorkingDirectory = Path.GetTempPath(),
         };
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        // pg_ctl start leaves the postmaster holding inherited pipes only if we redirect its output to
-        // them; -l sends it to a file, so reading to end here returns once pg_ctl itself exits.
+        // pg_ctl start -l gives the postmaster a log file, so it does not inherit these pipes and both
+        // reads end when pg_ctl exits.
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();

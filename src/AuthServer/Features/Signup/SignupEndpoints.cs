@@ -93,11 +93,12 @@ internal static class SignupEndpoints
                 // A concurrent sign-up of the same address won the race: answer as for an existing user.
                 throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
             }
-            var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
-            await AuditLog.WriteAsync(conn, created, AuditAction.UserSignedUp, ip, now, ct,
-                new JsonObject { ["provider"] = provider });
         }
 
+        var audited = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
+        // GoTrue signup.go: `user_signedup` when the user is confirmed here, else `user_confirmation_requested`.
+        await AuditLog.WriteAsync(conn, audited, autoconfirm ? AuditAction.UserSignedUp : AuditAction.UserConfirmationRequested,
+            ip, now, ct, new JsonObject { ["provider"] = provider });
         if (autoconfirm)
         {
             await SignupQueries.ConfirmAsync(conn, userId, provider, now, ct);

@@ -70,17 +70,20 @@ internal static partial class RefreshTokenGrant
             issued = active.Token;
             await RefreshQueries.TouchSessionAsync(conn, state.User, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
         }
-        else if (now > DateTime.SpecifyKind(state.Token.UpdatedAt, DateTimeKind.Utc).AddSeconds(options.ReuseIntervalSeconds))
-        {
-            // Reuse of a revoked token outside the grace period: treat as theft. The revocation is
-            // committed before the error so the family stays dead.
-            if (options.RotationEnabled) await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
-            await tx.CommitAsync(ct);
-            throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");
-        }
         else
         {
-            issued = await RefreshQueries.SwapAsync(conn, state.User, state.Token, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
+            // Any other revoked token: a grandparent, or a token of a family revoked for reuse. GoTrue
+            // mints another child when this happens inside the reuse interval (jwt.md §5.2 2c); we refuse
+            // it (security-tests S3★), because revoking a family bumps updated_at and would make the
+            // stolen family's tokens look fresh. Concurrent tabs are served by the parent rule above.
+            // Outside the interval it is treated as theft: the whole family is revoked, and that
+            // revocation is committed before the error.
+            var outsideInterval = now > DateTime.SpecifyKind(state.Token.UpdatedAt, DateTimeKind.Utc)
+                .AddSeconds(options.ReuseIntervalSeconds);
+            if (outsideInterval && options.RotationEnabled)
+                await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
+            await tx.CommitAsync(ct);
+            throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");
         }
         await tx.CommitAsync(ct);
 
