@@ -15,6 +15,7 @@ var builder = WebApplication.CreateBuilder(args);
 // Configuration is GoTrue's environment variables; a bad value stops the boot naming the variable.
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
+DbEncryptionOptions dbEncryption;
 try
 {
     api = ApiOptions.Load(env);
@@ -23,6 +24,7 @@ try
     auth = AuthOptions.Load(env);
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
+    dbEncryption = DbEncryptionOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -36,7 +38,8 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption);
+builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
@@ -55,7 +58,17 @@ builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
 
 var app = builder.Build();
 
-await Migrator.MigrateWithRetryAsync(dbOptions.ConnectionString, app.Logger, app.Lifetime.ApplicationStopping);
+try
+{
+    await Migrator.MigrateWithRetryAsync(dbOptions.ConnectionString, app.Logger, app.Lifetime.ApplicationStopping);
+}
+catch (MigrationException e)
+{
+    // A schema we must not touch (or a changed migration): say what and stop, without a stack trace.
+    app.Logger.LogCritical("Database schema check failed: {Reason}", e.Message);
+    Console.Error.WriteLine($"authserver: database error: {e.Message}");
+    return 1;
+}
 
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");

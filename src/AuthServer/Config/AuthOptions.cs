@@ -78,14 +78,22 @@ internal sealed class RefreshOptions
     /// <summary>`GOTRUE_SESSIONS_INACTIVITY_TIMEOUT`.</summary>
     public TimeSpan? InactivityTimeout { get; init; }
 
+    /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION`: 2 issues v2 (HMAC + counter) tokens for new sessions.</summary>
+    public int AlgorithmVersion { get; init; }
+    /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE`: with v2, % of sessions whose v1 token is upgraded on refresh.</summary>
+    public int UpgradePercentage { get; init; }
+    /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE`: v2 only, always accept a reused token.</summary>
+    public bool AllowReuse { get; init; }
+
+    public bool IssuesV2 => AlgorithmVersion == 2;
+
     public static RefreshOptions Load(EnvReader env)
     {
-        var version = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", 0, 0, 2);
-        if (version == 2)
-            throw new ConfigException(
-                "GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION: v2 refresh tokens are not supported yet (use 0 or 1)");
         return new RefreshOptions
         {
+            AlgorithmVersion = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION", 0, 0, 2),
+            UpgradePercentage = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_UPGRADE_PERCENTAGE", 0, 0, 100),
+            AllowReuse = env.Bool("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", false),
             RotationEnabled = env.Bool("GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", true),
             ReuseIntervalSeconds = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", 0, 0),
             Timebox = Positive(env.Duration("GOTRUE_SESSIONS_TIMEBOX")),

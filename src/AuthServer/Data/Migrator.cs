@@ -6,12 +6,14 @@ using Npgsql;
 
 namespace AuthServer.Data;
 
-/// A migration file changed after it was applied: the boot stops rather than guess.
+/// A migration file changed after it was applied, or the `auth` schema is not one we can use: the boot
+/// stops rather than guess.
 internal sealed class MigrationException(string message) : Exception(message);
 
 /// Applies the embedded `migrations/NNNN_*.sql` before Kestrel listens: one transaction holding an
 /// advisory lock, so replicas starting together apply each file once. Each file is recorded with its
-/// SHA-256 in our own table, leaving GoTrue's `auth.schema_migrations` alone.
+/// SHA-256 in our own table, leaving GoTrue's `auth.schema_migrations` alone. On a database where GoTrue
+/// already created `auth`, 0001 is adopted instead of run (SchemaAdoption).
 internal static class Migrator
 {
     const long LockKey = 0x4155_5448_5352_56; // "AUTHSRV"
@@ -47,6 +49,14 @@ internal static class Migrator
                     throw new MigrationException(
                         $"Migration {name} was changed after it was applied (recorded sha256 {appliedSha}, file {sha}). " +
                         "Applied migrations are immutable: restore the file and add a new migration instead.");
+                continue;
+            }
+            if (name.StartsWith("0001_", StringComparison.Ordinal)
+                && await SchemaAdoption.ShouldAdoptAsync(conn, sql, log, ct))
+            {
+                await conn.ExecuteAsync(new CommandDefinition(
+                    "insert into authserver.migrations (name, sha256) values (@name, @sha)", new { name, sha },
+                    cancellationToken: ct));
                 continue;
             }
             log.LogInformation("Applying migration {Migration}", name);

@@ -11,7 +11,7 @@ namespace AuthServer.Sessions;
 internal sealed record AmrEntry(string Method, DateTime Timestamp);
 
 /// Creates sessions and mints token responses (jwt.md §1–§4) for every grant that signs a user in.
-internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt)
+internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt, RefreshOptions refresh, ColumnEncryption encryption)
 {
     /// Starts a session inside the caller's transaction: session row, first refresh token, AMR claim,
     /// `last_sign_in_at` and the `login` audit row in one statement, then the reloaded user.
@@ -19,16 +19,23 @@ internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt)
         DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email")
     {
         var sessionId = Guid.NewGuid();
-        var refreshToken = Secrets.NewRefreshToken();
+        // jwt.md §5.1: v2 sessions keep an HMAC key and a counter instead of refresh_tokens rows.
+        var v2 = refresh.IssuesV2;
+        var hmacKey = v2 ? RefreshTokenV2.NewKey() : null;
+        var refreshToken = hmacKey is null ? Secrets.NewRefreshToken() : RefreshTokenV2.Encode(sessionId, 0, hmacKey);
+        var storedKey = hmacKey is null ? null : encryption.Protect(Base64Url.Encode(hmacKey), sessionId);
         var ip = ClientInfo.Ip(http);
         using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
             $"""
             with s as (
-                insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip)
-                values (@sessionId, @userId, @now, @now, 'aal1', @userAgent, nullif(@ip, '')::inet)
+                insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip,
+                    refresh_token_hmac_key, refresh_token_counter)
+                values (@sessionId, @userId, @now, @now, 'aal1', @userAgent, nullif(@ip, '')::inet,
+                    @storedKey, case when @v2 then 0 end)
             ), rt as (
                 insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
-                values ('00000000-0000-0000-0000-000000000000', @refreshToken, @userIdText, false, @now, @now, '', @sessionId)
+                select '00000000-0000-0000-0000-000000000000', @refreshToken, @userIdText, false, @now, @now, '', @sessionId
+                where not @v2
             ), amr as (
                 insert into auth.mfa_amr_claims (id, session_id, created_at, updated_at, authentication_method)
                 values (gen_random_uuid(), @sessionId, @now, @now, @amrMethod)
@@ -42,7 +49,7 @@ internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt)
             """,
             new
             {
-                sessionId, userId, userIdText = userId.ToString(), now, refreshToken, amrMethod,
+                sessionId, userId, userIdText = userId.ToString(), now, refreshToken, amrMethod, v2, storedKey,
                 userAgent = ClientInfo.UserAgent(http), ip,
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();

@@ -39,10 +39,13 @@ public class AuthServerFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>The database the server starts on: by default a clone of the migrated template.</summary>
+    protected virtual async Task<string> CreateDatabaseAsync() =>
+        await (await PostgresCluster.GetAsync()).CloneTemplateAsync(GetType().Name);
+
     public async Task InitializeAsync()
     {
-        var cluster = await PostgresCluster.GetAsync();
-        var connectionString = await cluster.CloneTemplateAsync(GetType().Name);
+        var connectionString = await CreateDatabaseAsync();
         Db = new Db(connectionString);
 
         var settings = new Dictionary<string, string>

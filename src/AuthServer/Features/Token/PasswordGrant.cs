@@ -46,7 +46,9 @@ internal static class PasswordGrant
             throw ApiError.BadRequest(ErrorCode.UserBanned, "User is banned");
         // Release the connection during the ~80 ms hash check: the pool is for database work.
         await conn.CloseAsync();
-        if (!await passwords.VerifyAsync(password, user?.EncryptedPassword, ct) || user is null)
+        // GOTRUE_SECURITY_DB_ENCRYPTION_*: the hash may be stored as an encrypted string bound to the user id.
+        var hash = user is null ? null : services.GetRequiredService<ColumnEncryption>().Reveal(user.EncryptedPassword, user.Id);
+        if (!await passwords.VerifyAsync(password, hash, ct) || user is null)
             throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
         if (hasEmail && user.EmailConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");

@@ -12,10 +12,17 @@ internal static class RefreshQueries
     internal sealed class SessionRow
     {
         public Guid Id { get; init; }
+        public Guid UserId { get; init; }
         public DateTime CreatedAt { get; init; }
         public DateTime? RefreshedAt { get; init; }
         public DateTime? NotAfter { get; init; }
+        /// v2 refresh tokens (jwt.md §5.1): base64url key or an encrypted string; null for v1-only sessions.
+        public string? RefreshTokenHmacKey { get; init; }
+        public long? RefreshTokenCounter { get; init; }
     }
+
+    const string SessionColumns =
+        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter";
 
     internal sealed class TokenRow
     {
@@ -31,9 +38,9 @@ internal static class RefreshQueries
     /// Locks the token's session row; waits at most 5 s (then 409), so a stuck refresh can't pile up.
     public static Task<SessionRow?> LockSessionByTokenAsync(NpgsqlConnection conn, string token, CancellationToken ct) =>
         conn.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition(
-            """
+            $"""
             set local lock_timeout = '5s';
-            select s.id, s.created_at, s.refreshed_at, s.not_after
+            select {SessionColumns}
             from auth.sessions s
             where s.id = (select rt.session_id from auth.refresh_tokens rt
                           where rt.token = @token and rt.instance_id = '00000000-0000-0000-0000-000000000000')
@@ -114,4 +121,67 @@ internal static class RefreshQueries
         conn.ExecuteAsync(new CommandDefinition(
             "update auth.refresh_tokens set revoked = true, updated_at = @now where session_id = @sessionId and revoked = false",
             new { sessionId, now }, cancellationToken: ct));
+}
+
+/// Statements of the v2 refresh path and of the v1 → v2 upgrade (jwt.md §5.2).
+internal static class RefreshV2Queries
+{
+    /// Locks the session row itself (v2 tokens name their session); same 5 s bound as v1.
+    public static Task<RefreshQueries.SessionRow?> LockSessionAsync(NpgsqlConnection conn, Guid sessionId, CancellationToken ct) =>
+        conn.QuerySingleOrDefaultAsync<RefreshQueries.SessionRow>(new CommandDefinition(
+            """
+            set local lock_timeout = '5s';
+            select s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter
+            from auth.sessions s where s.id = @sessionId
+            for update;
+            """, new { sessionId }, cancellationToken: ct));
+
+    public static async Task<(UserRow? User, List<IdentityRow> Identities, List<AmrEntry> Amr)> LoadAsync(
+        NpgsqlConnection conn, RefreshQueries.SessionRow session, CancellationToken ct)
+    {
+        using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
+            $"""
+            select {UserQueries.Columns} from auth.users u
+            where u.id = @userId and u.instance_id = '00000000-0000-0000-0000-000000000000';
+            select {UserQueries.IdentityColumns} from auth.identities i where i.user_id = @userId order by i.created_at, i.id;
+            select authentication_method, updated_at from auth.mfa_amr_claims where session_id = @sessionId
+            order by updated_at desc;
+            """, new { userId = session.UserId, sessionId = session.Id }, cancellationToken: ct));
+        var user = await grid.ReadSingleOrDefaultAsync<UserRow>();
+        var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
+        var amr = (await grid.ReadAsync<(string Method, DateTime UpdatedAt)>())
+            .Select(a => new AmrEntry(a.Method, a.UpdatedAt)).ToList();
+        return (user, identities, amr);
+    }
+
+    /// Stores the counter of the token being handed out and the refresh info, with the audit row.
+    public static Task AdvanceAsync(NpgsqlConnection conn, UserRow user, Guid sessionId, long counter, DateTime now,
+        string ip, string? userAgent, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            $"""
+            update auth.sessions set refresh_token_counter = @counter, refreshed_at = @now, updated_at = @now,
+                user_agent = @userAgent, ip = nullif(@ip, '')::inet
+            where id = @sessionId;
+            {AuditLog.InsertSql};
+            """,
+            new
+            {
+                counter, now, sessionId, userAgent, ip,
+                payload = AuditLog.Payload(user, AuditAction.TokenRefreshed),
+            }, cancellationToken: ct));
+
+    /// Reuse outside the allowed cases with rotation on: the whole session goes (cascades to its AMR rows).
+    public static Task DeleteSessionAsync(NpgsqlConnection conn, Guid sessionId, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition("delete from auth.sessions where id = @sessionId",
+            new { sessionId }, cancellationToken: ct));
+
+    /// v1 → v2 upgrade: the v1 token just issued is revoked and the session gets (or advances) its key/counter.
+    public static Task UpgradeAsync(NpgsqlConnection conn, Guid sessionId, string revokedV1Token, string storedKey,
+        long counter, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            """
+            update auth.refresh_tokens set revoked = true where token = @revokedV1Token and session_id = @sessionId;
+            update auth.sessions set refresh_token_hmac_key = @storedKey, refresh_token_counter = @counter
+            where id = @sessionId;
+            """, new { sessionId, revokedV1Token, storedKey, counter }, cancellationToken: ct));
 }

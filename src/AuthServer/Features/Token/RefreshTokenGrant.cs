@@ -9,8 +9,9 @@ using Npgsql;
 
 namespace AuthServer.Features.Token;
 
-/// `grant_type=refresh_token` for v1 tokens (jwt.md §5.2): rotation, "parent of the active token gets
-/// the active token back", the reuse interval, and family revocation on reuse outside it.
+/// `grant_type=refresh_token` (jwt.md §5.2). v1 tokens: rotation, "parent of the active token gets
+/// the active token back", the reuse interval, and family revocation on reuse outside it; v2 tokens
+/// (HMAC + counter, RefreshTokenGrantV2.cs) and the v1 → v2 upgrade.
 /// Refreshes of one session are serialised by locking the session row first (then reading its tokens),
 /// so concurrent tabs converge on one successor and reuse detection can't deadlock with a rotation.
 internal static partial class RefreshTokenGrant
@@ -26,7 +27,8 @@ internal static partial class RefreshTokenGrant
         var body = await BodyReader.ReadAsync<RefreshRequest>(http.Request, ct);
         var token = body.RefreshToken ?? "";
         if (!V1Format().IsMatch(token))
-            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Refresh token is not valid");
+            return await HandleV2Async(http, RefreshTokenV2.TryParse(token)
+                ?? throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Refresh token is not valid"), ct);
 
         var db = services.GetRequiredService<NpgsqlDataSource>();
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -55,13 +57,14 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.RefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found");
         if (state.User.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
-        CheckValidity(session, state.Token, options, now);
+        CheckValidity(session, state.Token.UpdatedAt, options, now);
 
         var ip = ClientInfo.Ip(http);
         string issued;
         if (!state.Token.Revoked)
         {
             issued = await RefreshQueries.SwapAsync(conn, state.User, state.Token, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
+            issued = await MaybeUpgradeAsync(conn, session, issued, options, services.GetRequiredService<ColumnEncryption>(), ct);
         }
         else if (state.Active is { } active && active.Parent == token)
         {
@@ -92,7 +95,8 @@ internal static partial class RefreshTokenGrant
         return Results.Json(response, Json.Options);
     }
 
-    static void CheckValidity(RefreshQueries.SessionRow session, RefreshQueries.TokenRow token, RefreshOptions options, DateTime now)
+    /// `tokenUpdatedAt` is the v1 token's updated_at (null for v2 tokens, which have no row).
+    static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
     {
         static DateTime Utc(DateTime t) => DateTime.SpecifyKind(t, DateTimeKind.Utc);
         if (session.NotAfter is { } notAfter && now > Utc(notAfter))
@@ -103,7 +107,7 @@ internal static partial class RefreshTokenGrant
         {
             // GoTrue `Session.LastRefreshedAt`: refreshed_at, else the token's updated_at if newer than creation.
             var last = session.RefreshedAt is { } r ? Utc(r)
-                : Utc(token.UpdatedAt) > Utc(session.CreatedAt) ? Utc(token.UpdatedAt) : Utc(session.CreatedAt);
+                : tokenUpdatedAt is { } t && Utc(t) > Utc(session.CreatedAt) ? Utc(t) : Utc(session.CreatedAt);
             if (now > last + inactivity)
                 throw Expired("Invalid Refresh Token: Session Expired (Inactivity)");
         }
