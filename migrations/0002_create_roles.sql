@@ -59,8 +59,14 @@ declare
 begin
     foreach r in array array['anon', 'authenticated', 'service_role'] loop
         if exists (select 1 from pg_roles where rolname = r) then
-            execute format('grant usage on schema auth to %I', r);
-            execute format('grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to %I', r);
+            begin
+                execute format('grant usage on schema auth to %I', r);
+                execute format('grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to %I', r);
+            exception when insufficient_privilege then
+                -- An adopted Supabase database: the auth schema belongs to another role that already
+                -- granted these; not being allowed to repeat the grant is not an error.
+                raise notice 'skipped grants on schema auth to %: current role % may not grant them', r, current_user;
+            end;
         end if;
     end loop;
 end

@@ -50,7 +50,7 @@ public sealed class AdoptTests(GoTrueFixture server) : IClassFixture<GoTrueFixtu
         var removed = server.Before.Facts.Except(after.Facts).ToList();
         Assert.Empty(removed);
         var trigger = Assert.Single(added);
-        Assert.StartsWith("trigger users on_auth_user_created INSERT AFTER", trigger);
+        Assert.StartsWith("trigger users authserver_on_auth_user_created INSERT AFTER", trigger);
     }
 
     [Fact]
