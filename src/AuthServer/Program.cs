@@ -9,6 +9,9 @@ using AuthServer.Http;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
+using Prometheus;
+
+if (AuthServer.Cli.Cli.IsCommand(args)) return await AuthServer.Cli.Cli.RunAsync(args);
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -33,7 +36,11 @@ catch (ConfigException e)
     return 1;
 }
 
-builder.WebHost.UseUrls($"http://{(api.Host.Length == 0 ? "*" : api.Host)}:{api.Port}");
+// GoTrue's metrics settings move /metrics to its own listener; otherwise it is served on the API port.
+var metricsPort = env.Bool("GOTRUE_METRICS_ENABLED", false) ? env.Int("GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT", 9100, 1, 65535) : 0;
+builder.WebHost.UseUrls(metricsPort == 0
+    ? [$"http://{(api.Host.Length == 0 ? "*" : api.Host)}:{api.Port}"]
+    : [$"http://{(api.Host.Length == 0 ? "*" : api.Host)}:{api.Port}", $"http://*:{metricsPort}"]);
 builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
@@ -42,12 +49,14 @@ builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).Add
 builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(_ =>
 {
-    var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
+    // Named, so metrics label the pool "authserver" instead of with the connection string.
+    var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString) { Name = "authserver" };
     if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
+builder.Services.AddOpenApi();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
@@ -75,8 +84,13 @@ app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
 app.UseExceptionHandler();
 app.UseCors();
+if (metricsPort != 0) app.UseMetricServer(metricsPort);
+app.UseHttpMetrics();
+app.UseAuthMetrics();
 
 app.MapHealth();
+if (metricsPort == 0) app.MapMetrics("/metrics");
+app.MapOpenApi("/openapi.json");
 app.MapSignup();
 app.MapToken();
 app.MapUser();

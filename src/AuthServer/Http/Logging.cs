@@ -18,7 +18,8 @@ internal static class LoggingSetup
             var other => throw new ConfigException($"GOTRUE_LOG_LEVEL: unknown level '{other}'"),
         };
         logging.ClearProviders();
-        logging.AddJsonConsole(o => o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ");
+        // Scopes carry ASP.NET Core's RequestId (and path, never the query string) into every line.
+        logging.AddJsonConsole(o => { o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.IncludeScopes = true; o.UseUtcTimestamp = true; });
         logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);

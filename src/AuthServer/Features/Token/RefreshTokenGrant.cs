@@ -84,7 +84,10 @@ internal static partial class RefreshTokenGrant
             var outsideInterval = now > DateTime.SpecifyKind(state.Token.UpdatedAt, DateTimeKind.Utc)
                 .AddSeconds(options.ReuseIntervalSeconds);
             if (outsideInterval && options.RotationEnabled)
+            {
                 await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
+                AuthMetrics.RefreshReuse.Add(1);
+            }
             await tx.CommitAsync(ct);
             throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");
         }
