@@ -56,8 +56,13 @@ public sealed class ConnectionAdminTests(DbConnectionFixture server) : IClassFix
 
         var response = await admin.PostAsJsonAsync("/connections", new
         {
-            name, enabled_clients = new[] { "c1", "c2", "c1" }, disable_signup = false, password_min_length = 12,
-            password_required_characters = new[] { "0123456789" }, verify_email_auto_send = false, welcome_email_enabled = true,
+            name,
+            enabled_clients = new[] { "c1", "c2", "c1" },
+            disable_signup = false,
+            password_min_length = 12,
+            password_required_characters = new[] { "0123456789" },
+            verify_email_auto_send = false,
+            welcome_email_enabled = true,
         });
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);

@@ -61,8 +61,13 @@ public sealed class DbConnectionSignupTests(DbConnectionFixture server) : IClass
 
         var response = await PostAsync(new
         {
-            client_id = DbConnectionFixture.ClientId, email = email.ToUpperInvariant(), password = Password,
-            name = "Ada Lovelace", given_name = "Ada", family_name = "Lovelace", user_metadata = new { plan = "free" },
+            client_id = DbConnectionFixture.ClientId,
+            email = email.ToUpperInvariant(),
+            password = Password,
+            name = "Ada Lovelace",
+            given_name = "Ada",
+            family_name = "Lovelace",
+            user_metadata = new { plan = "free" },
         }, path: path);
 
         var body = await server.OkJsonAsync(response);
@@ -111,7 +116,9 @@ public sealed class DbConnectionSignupTests(DbConnectionFixture server) : IClass
     {
         var connection = await CreateConnectionAsync(new
         {
-            name = "quiet-" + Guid.NewGuid().ToString("N"), enabled_clients = new[] { "app-quiet" }, verify_email_auto_send = false,
+            name = "quiet-" + Guid.NewGuid().ToString("N"),
+            enabled_clients = new[] { "app-quiet" },
+            verify_email_auto_send = false,
         });
         Assert.False((bool)connection["verify_email_auto_send"]!);
 
@@ -196,7 +203,9 @@ public sealed class DbConnectionSignupTests(DbConnectionFixture server) : IClass
         var name = "strict-" + Guid.NewGuid().ToString("N");
         await CreateConnectionAsync(new
         {
-            name, enabled_clients = new[] { "app-strict" }, password_min_length = 10,
+            name,
+            enabled_clients = new[] { "app-strict" },
+            password_min_length = 10,
             password_required_characters = new[] { "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789" },
         });
         var email = AuthServerFixture.NewEmail();

@@ -111,8 +111,13 @@ internal static class DbConnectionQueries
             """,
             new
             {
-                name, clientIds = clientIds.ToArray(), passwordMinLength = Math.Clamp(passwordMinLength, 6, 72),
-                requiredCharacters = requiredCharacters.ToArray(), verifyEmailAutoSend, welcomeEmailEnabled, now,
+                name,
+                clientIds = clientIds.ToArray(),
+                passwordMinLength = Math.Clamp(passwordMinLength, 6, 72),
+                requiredCharacters = requiredCharacters.ToArray(),
+                verifyEmailAutoSend,
+                welcomeEmailEnabled,
+                now,
             }, cancellationToken: ct));
     }
 
