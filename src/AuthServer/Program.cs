@@ -1,7 +1,9 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.DbConnections;
 using AuthServer.Features.Health;
 using AuthServer.Features.Logout;
+using AuthServer.Features.Profile;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
@@ -19,6 +21,7 @@ var builder = WebApplication.CreateBuilder(args);
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
 DbEncryptionOptions dbEncryption;
+ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSessionOptions cookieOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -28,6 +31,9 @@ try
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
     dbEncryption = DbEncryptionOptions.Load(env);
+    profileOptions = ProfileOptions.Load(env);
+    dbConnectionOptions = DbConnectionOptions.Load(env);
+    cookieOptions = CookieSessionOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -47,6 +53,7 @@ Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
     .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption);
 builder.Services.AddSingleton<ColumnEncryption>();
+builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
@@ -78,10 +85,18 @@ catch (MigrationException e)
     Console.Error.WriteLine($"authserver: database error: {e.Message}");
     return 1;
 }
+// Settings that live in the database (README "Profiles", "Database connections").
+var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+await ProfileQueries.ApplySettingAsync(dataSource, profileOptions.AutoCreate, app.Lifetime.ApplicationStopping);
+await DbConnectionQueries.SeedDefaultAsync(dataSource, dbConnectionOptions.DefaultName, dbConnectionOptions.ClientIds,
+    passwordOptions.MinLength, passwordOptions.RequiredCharacters, dbConnectionOptions.VerifyEmailAutoSend,
+    dbConnectionOptions.WelcomeEmailEnabled, app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
+    app.Lifetime.ApplicationStopping);
 
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
+app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
 app.UseExceptionHandler();
 app.UseCors();
 if (metricsPort != 0) app.UseMetricServer(metricsPort);
@@ -95,6 +110,9 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
+app.MapDbConnectionSignup();
+app.MapConnectionAdmin();
+app.MapProfile();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using AuthServer.Data;
 using AuthServer.Security;
+using AuthServer.Sessions;
 using Dapper;
 using Npgsql;
 
@@ -18,7 +19,8 @@ internal sealed partial class AuthUser
     public static async ValueTask<AuthUser?> BindAsync(HttpContext http)
     {
         var services = http.RequestServices;
-        var token = BearerToken(http.Request)
+        // No bearer token: the cookie-session access token, when cookie mode allows it (Sessions/CookieSessions).
+        var token = BearerToken(http.Request) ?? CookieSessions.AccessToken(http)
             ?? throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         if (!services.GetRequiredService<AccessTokens>().TryVerify(token, now, out var claims, out var reason))

@@ -5,6 +5,7 @@ using AuthServer.Data;
 using AuthServer.Http;
 using AuthServer.Security;
 using AuthServer.Sessions;
+using Microsoft.AspNetCore.Http.Features;
 using Npgsql;
 
 namespace AuthServer.Features.Token;
@@ -24,8 +25,13 @@ internal static partial class RefreshTokenGrant
         var options = services.GetRequiredService<RefreshOptions>();
         var issuer = services.GetRequiredService<SessionIssuer>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
-        var body = await BodyReader.ReadAsync<RefreshRequest>(http.Request, ct);
-        var token = body.RefreshToken ?? "";
+        // Cookie sessions (Sessions/CookieSessions): the refresh cookie stands in for a missing body token,
+        // and then the request may have no body at all.
+        var cookieToken = CookieSessions.RefreshToken(http);
+        var body = cookieToken is not null && http.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == false
+            ? new RefreshRequest(null)
+            : await BodyReader.ReadAsync<RefreshRequest>(http.Request, ct);
+        var token = string.IsNullOrEmpty(body.RefreshToken) ? cookieToken ?? "" : body.RefreshToken;
         if (!V1Format().IsMatch(token))
             return await HandleV2Async(http, RefreshTokenV2.TryParse(token)
                 ?? throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Refresh token is not valid"), ct);
