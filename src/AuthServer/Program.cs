@@ -1,7 +1,9 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Disabled;
 using AuthServer.Features.Health;
 using AuthServer.Features.Logout;
+using AuthServer.Features.Mfa;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
@@ -15,6 +17,7 @@ var builder = WebApplication.CreateBuilder(args);
 // Configuration is GoTrue's environment variables; a bad value stops the boot naming the variable.
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
+MfaOptions mfaOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -23,6 +26,8 @@ try
     auth = AuthOptions.Load(env);
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
+    mfaOptions = MfaOptions.Load(env);
+    UnbuiltFeatures.EnsureOff(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -36,7 +41,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(mfaOptions);
 builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
@@ -68,6 +73,8 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
+app.MapMfa();
+app.MapDisabledFeatures();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);
