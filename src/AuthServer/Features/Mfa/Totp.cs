@@ -17,7 +17,8 @@ internal static class Totp
         Base32Encoding.ToString(Secrets.NewBytes(20)).TrimEnd('=');
 
     /// `otpauth://totp/<issuer>:<account>?algorithm=SHA1&digits=6&issuer=…&period=30&secret=…`, escaped
-    /// like Go's url.URL (path) and pquerna's EncodeQuery (sorted keys, path-style value escaping).
+    /// like Go's url.URL (path) and pquerna/otp v1.4's EncodeQuery (sorted keys, url.PathEscape values,
+    /// so a space is %20 and `:` stays).
     public static string Uri(string issuer, string account, string secret) =>
         "otpauth://totp/" + GoEscape("/" + issuer + ":" + account, "$&+,/:;=@")[1..] +
         "?algorithm=SHA1&digits=6&issuer=" + GoEscape(issuer, "$&+:=@") +
