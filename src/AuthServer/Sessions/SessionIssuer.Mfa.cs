@@ -48,8 +48,15 @@ internal sealed partial class SessionIssuer
             """,
             new
             {
-                now, currentId = current?.Id ?? 0, refreshToken, userIdText = userId.ToString(), userId,
-                parent = current?.Token ?? "", sessionId, aal, factorId,
+                now,
+                currentId = current?.Id ?? 0,
+                refreshToken,
+                userIdText = userId.ToString(),
+                userId,
+                parent = current?.Token ?? "",
+                sessionId,
+                aal,
+                factorId,
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();

@@ -9,8 +9,10 @@ public sealed class DisabledFeatureTests(AuthServerFixture server) : IClassFixtu
 {
     static string ServiceRole() => Jwt.Sign(new JsonObject
     {
-        ["role"] = "service_role", ["iss"] = "supabase",
-        ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
+        ["role"] = "service_role",
+        ["iss"] = "supabase",
+        ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
     }, AuthServerFixture.JwtSecret);
 
     static HttpRequestMessage Request(string method, string path) =>
