@@ -4,6 +4,8 @@ using AuthServer.Features.DbConnections;
 using AuthServer.Features.Health;
 using AuthServer.Features.Logout;
 using AuthServer.Features.Profile;
+using AuthServer.Features.Disabled;
+using AuthServer.Features.Mfa;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
@@ -22,6 +24,7 @@ var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
 DbEncryptionOptions dbEncryption;
 ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSessionOptions cookieOptions;
+MfaOptions mfaOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -34,6 +37,8 @@ try
     profileOptions = ProfileOptions.Load(env);
     dbConnectionOptions = DbConnectionOptions.Load(env);
     cookieOptions = CookieSessionOptions.Load(env);
+    mfaOptions = MfaOptions.Load(env);
+    UnbuiltFeatures.EnsureOff(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -51,7 +56,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption).AddSingleton(mfaOptions);
 builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(_ =>
@@ -113,6 +118,8 @@ app.MapLogout();
 app.MapDbConnectionSignup();
 app.MapConnectionAdmin();
 app.MapProfile();
+app.MapMfa();
+app.MapDisabledFeatures();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

@@ -16,12 +16,17 @@ internal static class AuditAction
     public const string UserUpdatedPassword = "user_updated_password";
     public const string TokenRevoked = "token_revoked";
     public const string TokenRefreshed = "token_refreshed";
+    public const string FactorInProgress = "factor_in_progress";
+    public const string FactorUnenrolled = "factor_unenrolled";
+    public const string ChallengeCreated = "challenge_created";
+    public const string VerificationAttempted = "verification_attempted";
 
     public static string LogType(string action) => action switch
     {
         Login or Logout => "account",
         UserSignedUp => "team",
         TokenRevoked or TokenRefreshed => "token",
+        FactorInProgress or FactorUnenrolled or ChallengeCreated or VerificationAttempted => "factor",
         _ => "user",
     };
 }

@@ -5,7 +5,8 @@ namespace AuthServer.Data;
 /// The User and Identity objects on the wire, in GoTrue's key order with its omission rules (api.md §1.1–1.2).
 internal static class UserJson
 {
-    public static JsonObject From(UserRow user, IEnumerable<IdentityRow> identities)
+    public static JsonObject From(UserRow user, IEnumerable<IdentityRow> identities,
+        IReadOnlyCollection<FactorRow>? factors = null)
     {
         var json = new JsonObject
         {
@@ -29,6 +30,7 @@ internal static class UserJson
         Timestamp(json, "last_sign_in_at", user.LastSignInAt);
         json["app_metadata"] = user.AppMetadata;
         json["user_metadata"] = user.UserMetadata;
+        if (factors is { Count: > 0 }) json["factors"] = new JsonArray(factors.Select(f => (JsonNode)f.ToJson()).ToArray());
         json["identities"] = new JsonArray(identities.Select(i => (JsonNode)Identity(i)).ToArray());
         json["created_at"] = user.CreatedAt;
         json["updated_at"] = user.UpdatedAt;

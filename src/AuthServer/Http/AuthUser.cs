@@ -14,6 +14,7 @@ internal sealed partial class AuthUser
     public required AccessTokens.Claims Claims { get; init; }
     public required UserRow User { get; init; }
     public required List<IdentityRow> Identities { get; init; }
+    public required List<FactorRow> Factors { get; init; }
     public Guid? SessionId { get; init; }
 
     public static async ValueTask<AuthUser?> BindAsync(HttpContext http)
@@ -46,17 +47,19 @@ internal sealed partial class AuthUser
             where u.id = @userId and u.instance_id = '00000000-0000-0000-0000-000000000000';
             select {UserQueries.IdentityColumns} from auth.identities i where i.user_id = @userId order by i.created_at, i.id;
             select exists (select 1 from auth.sessions where id = @sessionId);
+            select {FactorRow.Columns} from auth.mfa_factors f where f.user_id = @userId order by f.created_at, f.id;
             """, new { userId, sessionId = sessionId ?? Guid.Empty }, cancellationToken: http.RequestAborted));
         var user = await grid.ReadSingleOrDefaultAsync<UserRow>()
             ?? throw ApiError.Forbidden(ErrorCode.UserNotFound, "User from sub claim in JWT does not exist");
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
         var sessionExists = await grid.ReadSingleAsync<bool>();
+        var factors = (await grid.ReadAsync<FactorRow>()).AsList();
         if (sessionId is not null && !sessionExists)
             throw ApiError.Forbidden(ErrorCode.SessionNotFound, "Session from session_id claim in JWT does not exist");
         if (user.IsBanned(now))
             throw ApiError.Forbidden(ErrorCode.UserBanned, "User is banned");
 
-        return new AuthUser { Claims = claims, User = user, Identities = identities, SessionId = sessionId };
+        return new AuthUser { Claims = claims, User = user, Identities = identities, Factors = factors, SessionId = sessionId };
     }
 
     static string? BearerToken(HttpRequest request)

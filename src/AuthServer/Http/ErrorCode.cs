@@ -35,4 +35,21 @@ internal static class ErrorCode
     public const string OverEmailSendRateLimit = "over_email_send_rate_limit";
     public const string OverSmsSendRateLimit = "over_sms_send_rate_limit";
     public const string InsufficientAal = "insufficient_aal";
+    public const string MfaFactorNotFound = "mfa_factor_not_found";
+    public const string MfaFactorNameConflict = "mfa_factor_name_conflict";
+    public const string TooManyEnrolledMfaFactors = "too_many_enrolled_mfa_factors";
+    public const string MfaIpAddressMismatch = "mfa_ip_address_mismatch";
+    public const string MfaChallengeExpired = "mfa_challenge_expired";
+    public const string MfaVerificationFailed = "mfa_verification_failed";
+    public const string MfaTotpEnrollNotEnabled = "mfa_totp_enroll_not_enabled";
+    public const string MfaTotpVerifyNotEnabled = "mfa_totp_verify_not_enabled";
+    public const string MfaPhoneEnrollNotEnabled = "mfa_phone_enroll_not_enabled";
+    public const string MfaPhoneVerifyNotEnabled = "mfa_phone_verify_not_enabled";
+    public const string MfaWebAuthnEnrollNotEnabled = "mfa_webauthn_enroll_not_enabled";
+    public const string MfaWebAuthnVerifyNotEnabled = "mfa_webauthn_verify_not_enabled";
+    public const string FeatureDisabled = "feature_disabled";
+    public const string SamlProviderDisabled = "saml_provider_disabled";
+    public const string SsoProviderNotFound = "sso_provider_not_found";
+    public const string PasskeyDisabled = "passkey_disabled";
+    public const string Web3ProviderDisabled = "web3_provider_disabled";
 }

@@ -18,6 +18,7 @@ internal sealed class AccessTokens(JwtOptions options)
         public string? Sub => Str("sub");
         public string? Role => Str("role");
         public string? SessionId => Str("session_id");
+        public bool IsAnonymous => Root.TryGetProperty("is_anonymous", out var v) && v.ValueKind == JsonValueKind.True;
         public string? Aud => Root.TryGetProperty("aud", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
         public long? Exp => Root.TryGetProperty("exp", out var e) && e.TryGetInt64(out var v) ? v : null;
         string? Str(string name) =>

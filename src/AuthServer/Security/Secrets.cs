@@ -31,6 +31,9 @@ internal static class Secrets
         return Base64Url.Encode(bytes);
     }
 
+    /// Raw random bytes, e.g. a TOTP secret.
+    public static byte[] NewBytes(int count) => RandomNumberGenerator.GetBytes(count);
+
     public static bool FixedTimeEquals(string a, string b) =>
         CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
 }

@@ -11,7 +11,7 @@ namespace AuthServer.Sessions;
 internal sealed record AmrEntry(string Method, DateTime Timestamp);
 
 /// Creates sessions and mints token responses (jwt.md §1–§4) for every grant that signs a user in.
-internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt, RefreshOptions refresh, ColumnEncryption encryption)
+internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt, RefreshOptions refresh, ColumnEncryption encryption)
 {
     /// Starts a session inside the caller's transaction: session row, first refresh token, AMR claim,
     /// `last_sign_in_at` and the `login` audit row in one statement, then the reloaded user.
@@ -46,6 +46,7 @@ internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt, Refresh
             )
             select {UserQueries.Columns} from u;
             select {UserQueries.IdentityColumns} from auth.identities i where i.user_id = @userId order by i.created_at, i.id;
+            select {FactorRow.Columns} from auth.mfa_factors f where f.user_id = @userId order by f.created_at, f.id;
             """,
             new
             {
@@ -54,16 +55,17 @@ internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt, Refresh
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
+        var factors = (await grid.ReadAsync<FactorRow>()).AsList();
         await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct, new JsonObject { ["provider"] = provider });
 
-        var response = Response(user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now);
+        var response = Response(user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now, factors);
         if (weakPassword is not null) response["weak_password"] = weakPassword;
         return response;
     }
 
     /// The AccessTokenResponse (api.md §1.4) with a fresh access token for the session.
     public JsonObject Response(UserRow user, List<IdentityRow> identities, Guid sessionId,
-        IReadOnlyList<AmrEntry> amr, string refreshToken, DateTime now)
+        IReadOnlyList<AmrEntry> amr, string refreshToken, DateTime now, IReadOnlyCollection<FactorRow>? factors = null)
     {
         var iat = new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeSeconds();
         var exp = iat + jwt.ExpirySeconds;
@@ -75,7 +77,7 @@ internal sealed class SessionIssuer(AccessTokens tokens, JwtOptions jwt, Refresh
             ["expires_in"] = exp - iat,
             ["expires_at"] = exp,
             ["refresh_token"] = refreshToken,
-            ["user"] = UserJson.From(user, identities),
+            ["user"] = UserJson.From(user, identities, factors),
         };
     }
 

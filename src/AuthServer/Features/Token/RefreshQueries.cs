@@ -33,7 +33,8 @@ internal static class RefreshQueries
         public string? Parent { get; init; }
     }
 
-    internal sealed record State(TokenRow? Token, TokenRow? Active, UserRow? User, List<IdentityRow> Identities, List<AmrEntry> Amr);
+    internal sealed record State(TokenRow? Token, TokenRow? Active, UserRow? User, List<IdentityRow> Identities, List<AmrEntry> Amr,
+        List<FactorRow> Factors);
 
     /// Locks the token's session row; waits at most 5 s (then 409), so a stuck refresh can't pile up.
     public static Task<SessionRow?> LockSessionByTokenAsync(NpgsqlConnection conn, string token, CancellationToken ct) =>
@@ -66,6 +67,8 @@ internal static class RefreshQueries
             where s.id = @sessionId order by i.created_at, i.id;
             select authentication_method, updated_at from auth.mfa_amr_claims where session_id = @sessionId
             order by updated_at desc;
+            select {FactorRow.Columns} from auth.mfa_factors f join auth.sessions s on s.user_id = f.user_id
+            where s.id = @sessionId order by f.created_at, f.id;
             """, new { token, sessionId }, cancellationToken: ct));
         var tokenRow = await grid.ReadSingleOrDefaultAsync<TokenRow>();
         var active = await grid.ReadSingleOrDefaultAsync<TokenRow>();
@@ -73,7 +76,8 @@ internal static class RefreshQueries
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
         var amr = (await grid.ReadAsync<(string Method, DateTime UpdatedAt)>())
             .Select(a => new AmrEntry(a.Method, a.UpdatedAt)).ToList();
-        return new State(tokenRow, active, user, identities, amr);
+        var factors = (await grid.ReadAsync<FactorRow>()).AsList();
+        return new State(tokenRow, active, user, identities, amr, factors);
     }
 
     /// Revoke the presented token and issue its child, with both audit rows, in one round trip.

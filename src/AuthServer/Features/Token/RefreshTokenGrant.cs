@@ -99,7 +99,7 @@ internal static partial class RefreshTokenGrant
         }
         await tx.CommitAsync(ct);
 
-        var response = issuer.Response(state.User, state.Identities, session.Id, state.Amr, issued, now);
+        var response = issuer.Response(state.User, state.Identities, session.Id, state.Amr, issued, now, state.Factors);
         ((JsonObject)response["user"]!)["last_sign_in_at"] = now;
         return Results.Json(response, Json.Options);
     }

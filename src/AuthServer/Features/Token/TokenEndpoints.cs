@@ -14,6 +14,8 @@ internal static class TokenEndpoints
         {
             "password" => PasswordGrant.HandleAsync(http, ct),
             "refresh_token" => RefreshTokenGrant.HandleAsync(http, ct),
+            // GoTrue web3.go: with every Web3 chain off, before the body is read. Web3 is not built (#6).
+            "web3" => throw ApiError.Unprocessable(ErrorCode.Web3ProviderDisabled, "Web3 provider is disabled"),
             _ => throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "unsupported_grant_type"),
         };
     }

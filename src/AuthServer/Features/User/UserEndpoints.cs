@@ -25,7 +25,7 @@ internal static class UserEndpoints
         var requested = http.Request.Headers["X-JWT-AUD"].ToString();
         if (requested.Length > 0 && requested != auth.Claims.Aud)
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Token audience doesn't match request audience");
-        return Results.Json(UserJson.From(auth.User, auth.Identities), Json.Options);
+        return Results.Json(UserJson.From(auth.User, auth.Identities, auth.Factors), Json.Options);
     }
 
     static async Task<IResult> UpdateUserAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, JwtOptions jwt,
@@ -40,6 +40,16 @@ internal static class UserEndpoints
         if (!string.IsNullOrEmpty(body.Phone)) phone = Identifiers.ValidatePhone(body.Phone);
         var password = string.IsNullOrEmpty(body.Password) ? null : body.Password;
         if (password is not null) passwords.EnsureAcceptable(password);
+
+        // GoTrue user.go: with a verified factor, password/email/phone changes need an aal2 session.
+        if (auth.Factors.Any(f => f.IsVerified) &&
+            (password is not null || (email is not null && email != user.Email) || (phone is not null && phone != user.Phone)))
+        {
+            await using var aalConn = await db.OpenConnectionAsync(ct);
+            if (await Mfa.MfaQueries.SessionAalAsync(aalConn, auth.SessionId, ct) != "aal2")
+                throw ApiError.Unauthorized(ErrorCode.InsufficientAal,
+                    "AAL2 session is required to update email or password when MFA is enabled.");
+        }
 
         if (password is not null && user.IsAnonymous && string.IsNullOrEmpty(user.Email) && string.IsNullOrEmpty(user.Phone))
             throw ApiError.Unprocessable(ErrorCode.ValidationFailed,
@@ -96,7 +106,7 @@ internal static class UserEndpoints
         await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
         var updated = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value;
         await tx.CommitAsync(ct);
-        return Results.Json(UserJson.From(updated.User, updated.Identities), Json.Options);
+        return Results.Json(UserJson.From(updated.User, updated.Identities, auth.Factors), Json.Options);
     }
 
     /// GoTrue's metadata update: top-level keys replace, a key set to null is removed.

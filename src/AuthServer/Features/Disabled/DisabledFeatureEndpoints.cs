@@ -1,0 +1,89 @@
+using System.Text.Json.Nodes;
+using AuthServer.Http;
+using Dapper;
+using Npgsql;
+
+namespace AuthServer.Features.Disabled;
+
+/// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
+/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
+/// providers and SCIM. Web3 is the `grant_type=web3` branch of TokenEndpoints. Their enable flags
+/// stop the boot (UnbuiltFeatures), so "off" is the only state there is.
+internal static class DisabledFeatureEndpoints
+{
+    public static void MapDisabledFeatures(this IEndpointRouteBuilder app)
+    {
+        // GoTrue `requireSAMLEnabled` guards the whole /sso subrouter, before captcha and rate limits.
+        app.Map("/sso", SamlDisabled);
+        app.Map("/sso/{**rest}", SamlDisabled);
+
+        // GoTrue `requirePasskeyEnabled` guards the whole /passkeys subrouter, before authentication.
+        app.Map("/passkeys", PasskeysDisabled);
+        app.Map("/passkeys/{**rest}", PasskeysDisabled);
+
+        // GoTrue `requireOAuthServerEnabled`: /oauth/* and the metadata document before anything else,
+        // the grant routes after user authentication, the client admin routes after admin checks.
+        app.Map("/oauth", OAuthServerDisabled);
+        app.Map("/oauth/{**rest}", OAuthServerDisabled);
+        app.MapGet("/.well-known/oauth-authorization-server", OAuthServerDisabled);
+        app.MapMethods("/user/oauth/grants", ["GET", "DELETE"], (AuthUser _) => OAuthServerDisabled());
+        app.Map("/admin/oauth", (AdminUser _) => OAuthServerDisabled());
+        app.Map("/admin/oauth/{**rest}", (AdminUser _) => OAuthServerDisabled());
+
+        // GoTrue `requireCustomOAuthEnabled`, after admin checks.
+        app.Map("/admin/custom-providers", (AdminUser _) => CustomProvidersDisabled());
+        app.Map("/admin/custom-providers/{**rest}", (AdminUser _) => CustomProvidersDisabled());
+
+        // GoTrue `requireScimServerEnabled`.
+        app.Map("/scim/v2", ScimDisabled);
+        app.Map("/scim/v2/{**rest}", ScimDisabled);
+
+        // GoTrue serves /admin/sso/providers whether SAML is on or not; listing and lookups answer
+        // from the (empty unless adopted) tables, creating or changing one needs SAML, which is not built.
+        app.MapGet("/admin/sso/providers", ListSsoProvidersAsync);
+        app.MapPost("/admin/sso/providers", (AdminUser _) => SamlDisabled());
+        app.MapMethods("/admin/sso/providers/{idpId}", ["GET", "PUT", "DELETE"], LoadSsoProviderAsync);
+    }
+
+    static IResult SamlDisabled() =>
+        throw ApiError.NotFound(ErrorCode.SamlProviderDisabled, "SAML 2.0 is disabled");
+
+    static IResult PasskeysDisabled() =>
+        throw ApiError.NotFound(ErrorCode.PasskeyDisabled, "Passkeys are disabled");
+
+    static IResult OAuthServerDisabled() =>
+        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "OAuth server is disabled");
+
+    static IResult CustomProvidersDisabled() =>
+        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "Custom OAuth providers are disabled");
+
+    static IResult ScimDisabled() =>
+        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "SCIM server is disabled");
+
+    static async Task<IResult> ListSsoProvidersAsync(AdminUser _, NpgsqlDataSource db, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        if (await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "select exists (select 1 from auth.sso_providers)", cancellationToken: ct)))
+            return SamlDisabled(); // providers created by GoTrue on an adopted database: not rendered here
+        return Results.Json(new JsonObject { ["items"] = new JsonArray() }, Json.Options);
+    }
+
+    /// GoTrue `loadSSOProvider`: `resource_<id>` or a UUID; anything unknown is "not found".
+    static async Task<IResult> LoadSsoProviderAsync(AdminUser _, string idpId, NpgsqlDataSource db, CancellationToken ct)
+    {
+        const string resourcePrefix = "resource_";
+        await using var conn = await db.OpenConnectionAsync(ct);
+        bool exists;
+        if (idpId.StartsWith(resourcePrefix, StringComparison.Ordinal))
+            exists = await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "select exists (select 1 from auth.sso_providers where lower(resource_id) = lower(@resourceId))",
+                new { resourceId = idpId[resourcePrefix.Length..] }, cancellationToken: ct));
+        else
+            exists = Guid.TryParse(idpId, out var id) && await conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "select exists (select 1 from auth.sso_providers where id = @id)", new { id }, cancellationToken: ct));
+        if (!exists)
+            throw ApiError.NotFound(ErrorCode.SsoProviderNotFound, "SSO Identity Provider not found");
+        return SamlDisabled();
+    }
+}
