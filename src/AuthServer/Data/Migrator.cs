@@ -20,7 +20,7 @@ internal static class Migrator
 
     public static async Task MigrateAsync(string connectionString, ILogger log, CancellationToken ct)
     {
-        await using var conn = new NpgsqlConnection(connectionString);
+        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         await conn.OpenAsync(ct);
         conn.Notice += (_, e) => log.LogInformation("Migration notice: {Notice}", e.Notice.MessageText);
         await using var tx = await conn.BeginTransactionAsync(ct);

@@ -1,4 +1,4 @@
-using System.Diagnostics.Metrics;
+using Prometheus;
 
 namespace AuthServer.Http;
 
@@ -7,24 +7,24 @@ namespace AuthServer.Http;
 /// one place, so feature code stays free of metrics calls.
 internal static class AuthMetrics
 {
-    static readonly Meter Meter = new("AuthServer");
-    static readonly Counter<long> SignIns = Meter.CreateCounter<long>("authserver_signins", description: "Token grants by grant type and outcome");
-    static readonly Counter<long> SignUps = Meter.CreateCounter<long>("authserver_signups", description: "Sign-ups by outcome");
-    static readonly Counter<long> Rejections = Meter.CreateCounter<long>("authserver_rate_limited", description: "Requests refused with 429");
-    public static readonly Counter<long> RefreshReuse = Meter.CreateCounter<long>("authserver_refresh_token_reuse_detected",
-        description: "Revoked refresh tokens presented again (family revoked outside the reuse interval)");
+    static readonly Counter SignIns = Metrics.CreateCounter("authserver_signins_total",
+        "Token grants by grant type and outcome", "grant_type", "outcome");
+    static readonly Counter SignUps = Metrics.CreateCounter("authserver_signups_total", "Sign-ups by outcome", "outcome");
+    static readonly Counter Rejections = Metrics.CreateCounter("authserver_rate_limited_total", "Requests refused with 429");
+    public static readonly Counter RefreshReuse = Metrics.CreateCounter("authserver_refresh_token_reuse_detected_total",
+        "Revoked refresh tokens presented again outside the reuse interval (family revoked)");
 
     public static IApplicationBuilder UseAuthMetrics(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         await next(http);
         var status = http.Response.StatusCode;
         var outcome = status < 400 ? "success" : status == 429 ? "rate_limited" : status >= 500 ? "error" : "rejected";
-        if (status == 429) Rejections.Add(1, new KeyValuePair<string, object?>("path", http.Request.Path.Value));
+        if (status == 429) Rejections.Inc();
         if (!HttpMethods.IsPost(http.Request.Method)) return;
         if (http.Request.Path.Equals("/token"))
-            SignIns.Add(1, new("grant_type", Grant(http.Request.Query["grant_type"].ToString())), new("outcome", outcome));
+            SignIns.WithLabels(Grant(http.Request.Query["grant_type"].ToString()), outcome).Inc();
         else if (http.Request.Path.Equals("/signup"))
-            SignUps.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            SignUps.WithLabels(outcome).Inc();
     });
 
     // Label values come from a closed set so a client can't create unbounded series.

@@ -31,6 +31,9 @@ public class AuthServerFixture : IAsyncLifetime
     public Db Db { get; private set; } = null!;
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The running server's services (e.g. its route table).</summary>
+    public IServiceProvider Services => factory!.Services;
+
     /// <summary>Warnings and errors the server logged so far, for failure messages.</summary>
     public string ServerLog => log.Text;
 

@@ -92,7 +92,7 @@ internal static partial class RefreshTokenGrant
             if (outsideInterval && options.RotationEnabled)
             {
                 await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
-                AuthMetrics.RefreshReuse.Add(1);
+                AuthMetrics.RefreshReuse.Inc();
             }
             await tx.CommitAsync(ct);
             throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");
