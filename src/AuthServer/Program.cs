@@ -1,6 +1,8 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.External;
 using AuthServer.Features.Health;
+using AuthServer.Features.Identity;
 using AuthServer.Features.Logout;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
@@ -15,6 +17,7 @@ var builder = WebApplication.CreateBuilder(args);
 // Configuration is GoTrue's environment variables; a bad value stops the boot naming the variable.
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
+ExternalOptions external;
 try
 {
     api = ApiOptions.Load(env);
@@ -23,6 +26,7 @@ try
     auth = AuthOptions.Load(env);
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
+    external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -36,7 +40,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(external);
 builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
@@ -44,6 +48,7 @@ builder.Services.AddSingleton(_ =>
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
@@ -68,6 +73,8 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
+app.MapExternal();
+app.MapIdentity();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);
