@@ -47,7 +47,7 @@ public sealed class IdTokenRandomKidTests(OidcFixture server) : IClassFixture<Oi
 }
 
 /// <summary>JWKS outage: nothing cached → 503 (bounded by GOTRUE_INTERNAL_HTTP_TIMEOUT); cached keys keep working.</summary>
-public sealed class IdTokenOutageTests(OidcFixture server) : IClassFixture<OidcFixture>
+public sealed class IdTokenOutageTests(OidcOutageFixture server) : IClassFixture<OidcOutageFixture>
 {
     [Theory]
     [InlineData(OidcIssuer.JwksMode.Error500)]

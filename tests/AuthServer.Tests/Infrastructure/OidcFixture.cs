@@ -39,7 +39,7 @@ public class OidcFixture : AuthServerFixture, IAsyncLifetime
         settings["GOTRUE_EXTERNAL_ACME_CLIENT_ID"] = AcmeClientId;
         settings["GOTRUE_EXTERNAL_ACME_ISSUER"] = Google.Issuer;
         settings["GOTRUE_EXTERNAL_ACME_SKIP_NONCE_CHECK"] = "true";
-        settings["GOTRUE_INTERNAL_HTTP_TIMEOUT"] = "1s";
+        settings["GOTRUE_INTERNAL_HTTP_TIMEOUT"] = "10s";
         Extra(settings);
     }
 
@@ -93,4 +93,10 @@ public sealed class OidcLockedDownFixture : OidcFixture
         settings["GOTRUE_DISABLE_SIGNUP"] = "true";
         settings["GOTRUE_EXTERNAL_APPLE_ENABLED"] = "false";
     }
+}
+
+/// <summary>Provider calls time out after 1 s, for the hanging-JWKS test.</summary>
+public sealed class OidcOutageFixture : OidcFixture
+{
+    protected override void Extra(IDictionary<string, string> settings) => settings["GOTRUE_INTERNAL_HTTP_TIMEOUT"] = "1s";
 }
