@@ -286,12 +286,27 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     [Fact]
     public async Task IdToken_LinkIdentityOwnedByAnotherUser_IdentityAlreadyExists()
     {
-        var (token, _, _) = server.GoogleToken();
+        var (token, sub, email) = server.GoogleToken();
         await server.OkJsonAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = token }));
         var other = await server.AnonymousAsync();
+        var sameIdentity = server.Google.Sign(server.Google.Claims(OidcFixture.GoogleClientId, sub, email, true, server.Clock.GetUtcNow().AddSeconds(1)));
 
-        await ApiAssert.ErrorAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = token, link_identity = true },
+        await ApiAssert.ErrorAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = sameIdentity, link_identity = true },
             (string)other["access_token"]!), 422, "identity_already_exists", "Identity is already linked to another user");
+        // The refused link rolled back, so the token was not spent: it still signs its owner in.
+        await server.OkJsonAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = sameIdentity }));
+    }
+
+    [Fact]
+    public async Task IdToken_Replayed_BadIdTokenAndNoSecondSession()
+    {
+        var (token, _, _) = server.GoogleToken();
+        var first = await server.OkJsonAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = token }));
+
+        await AssertOAuthErrorAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = token }), "invalid request", "Bad ID token");
+
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.sessions where user_id = @id::uuid",
+            new { id = (string)first["user"]!["id"]! }));
     }
 
     [Fact]

@@ -94,6 +94,9 @@ internal static class IdTokenGrant
         await using var tx = await conn.BeginTransactionAsync(ct);
         try
         {
+            var expiresAt = DateTimeOffset.FromUnixTimeSeconds((long)token.Claims.GetProperty("exp").GetDouble()).UtcDateTime;
+            if (!await IdTokenQueries.TryUseAsync(conn, body.IdToken, expiresAt, utcNow, ct))
+                throw new OAuthError("invalid request", "Bad ID token"); // replayed (beyond GoTrue)
             Guid userId;
             if (linkTarget is not null)
             {
