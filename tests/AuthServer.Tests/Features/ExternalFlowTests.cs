@@ -289,6 +289,59 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    public async Task Callback_InviteToken_ConfirmsInvitedUserWithProviderIdentity()
+    {
+        var email = OidcFixture.NewEmail("invited");
+        var invite = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(28));
+        var userId = await server.Db.InsertEmailUserAsync(email, "unknown-password", confirmed: false);
+        await server.Db.ExecuteAsync("update auth.users set invited_at = now(), confirmation_token = @invite where id = @userId", new { invite, userId });
+        server.Google.NextUser = new JsonObject { ["sub"] = "inv-" + Guid.NewGuid().ToString("N"), ["email"] = email, ["email_verified"] = true };
+
+        var response = await BrowseAsync($"/authorize?provider=google&invite_token={invite}&redirect_to={Uri.EscapeDataString(App)}");
+
+        Assert.True(Fragment(response.Headers.Location!).ContainsKey("access_token"), response.Headers.Location!.ToString());
+        var row = await server.Db.SingleAsync<(DateTime? ConfirmedAt, string Password)>(
+            "select email_confirmed_at, encrypted_password from auth.users where id = @userId", new { userId });
+        Assert.NotNull(row.ConfirmedAt);
+        Assert.Equal("", row.Password);
+        ApiAssert.JsonEqual("""["google"]""", JsonNode.Parse(await server.Db.ScalarAsync<string>(
+            "select raw_app_meta_data->'providers' from auth.users where id = @userId", new { userId })));
+    }
+
+    [Fact]
+    public async Task Callback_InviteForAnotherEmail_ValidationFailedRedirect()
+    {
+        var email = OidcFixture.NewEmail("invited2");
+        var invite = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(28));
+        var userId = await server.Db.InsertEmailUserAsync(email, "unknown-password", confirmed: false);
+        await server.Db.ExecuteAsync("update auth.users set invited_at = now(), confirmation_token = @invite where id = @userId", new { invite, userId });
+        server.Google.NextUser = new JsonObject { ["sub"] = "inv-" + Guid.NewGuid().ToString("N"), ["email"] = "someone@else.example", ["email_verified"] = true };
+
+        var response = await BrowseAsync($"/authorize?provider=google&invite_token={invite}&redirect_to={Uri.EscapeDataString(App)}");
+
+        Assert.Contains("error_code=validation_failed", response.Headers.Location!.Query);
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.identities where user_id = @userId", new { userId }));
+    }
+
+    [Fact]
+    public async Task Authorize_UnknownInvite_UserNotFound() =>
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/authorize?provider=google&invite_token=nope"), 404,
+            "user_not_found", "User identified by token not found");
+
+    [Fact]
+    public async Task Authorize_Apple_AsksNameAndEmailByFormPost()
+    {
+        using var client = server.CreateClient();
+
+        var response = await client.GetAsync("/authorize?provider=apple");
+
+        var q = HttpUtility.ParseQueryString(response.Headers.Location!.Query);
+        Assert.Equal("name email", q["scope"]);
+        Assert.Equal("form_post", q["response_mode"]);
+        Assert.Equal(OidcFixture.AppleServiceId, q["client_id"]);
+    }
+
+    [Fact]
     public async Task Settings_ReportEnabledProviders()
     {
         using var client = server.CreateClient();

@@ -73,7 +73,8 @@ internal static class ExternalEndpoints
             await FlowStateQueries.CreateAsync(conn, state, provider!.Name, Guid.NewGuid().ToString(), challenge, method,
                 RedirectUrls.Referrer(http.Request, api), inviteToken, linkingTarget?.Id, Guid.NewGuid(), verifier, now, ct);
 
-        var scopes = new List<string> { "openid", "email", "profile" };
+        // Apple knows only `name` and `email`, and then answers by form_post (GoTrue provider/apple.go).
+        var scopes = provider.Name == "apple" ? new List<string> { "name", "email" } : ["openid", "email", "profile"];
         foreach (var scope in query["scopes"].ToString().Split([' ', ','], StringSplitOptions.RemoveEmptyEntries))
             if (!scopes.Contains(scope)) scopes.Add(scope);
         var parameters = new List<KeyValuePair<string, string>>
@@ -86,6 +87,7 @@ internal static class ExternalEndpoints
             new("code_challenge", Base64Url.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)))),
             new("code_challenge_method", "S256"),
         };
+        if (provider.Name == "apple") parameters.Add(new("response_mode", "form_post"));
         foreach (var (key, value) in query)
             if (!NotForwarded.Contains(key))
                 parameters.Add(new(key == "workos_provider" ? "provider" : key, value.ToString()));
@@ -166,6 +168,8 @@ internal static class ExternalEndpoints
                 await ExternalAccounts.LinkToUserAsync(conn, targetUser, data, provider.Name, ip, now, ct);
                 userId = targetId;
             }
+            else if (flow.InviteToken is { Length: > 0 } invite)
+                userId = await ExternalAccounts.AcceptInviteAsync(conn, invite, data, provider.Name, ip, now, ct);
             else
             {
                 var jwt = services.GetRequiredService<JwtOptions>();

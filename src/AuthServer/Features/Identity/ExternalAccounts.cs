@@ -159,6 +159,26 @@ internal static class ExternalAccounts
             new JsonObject { ["provider"] = provider, ["provider_id"] = data.Subject });
     }
 
+    /// OAuth sign-in carrying an `invite_token`: the invited user gets the identity and is confirmed,
+    /// provided the provider vouches for the invited address (GoTrue `processInvite`).
+    public static async Task<Guid> AcceptInviteAsync(NpgsqlConnection conn, string inviteToken, ExternalUser data,
+        string provider, string ip, DateTime now, CancellationToken ct)
+    {
+        var userId = await IdentityQueries.FindInvitedUserAsync(conn, inviteToken, ct)
+            ?? throw ApiError.NotFound(ErrorCode.InviteNotFound, "Invite not found");
+        var user = (await IdentityQueries.LockUserAsync(conn, userId, ct))!;
+        if (string.IsNullOrEmpty(data.Email) || !string.Equals(user.Email, data.Email.Trim(), StringComparison.OrdinalIgnoreCase))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invited email does not match emails from external provider");
+        var identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
+        await IdentityQueries.MergeUserMetadataAsync(conn, userId, data.IdentityData, now, ct);
+        // An unconfirmed password or phone set by someone else must not survive (pre-account takeover).
+        await IdentityQueries.RemoveUnconfirmedIdentitiesAsync(conn, userId, identityId, data.IdentityData, now, ct);
+        await IdentityQueries.UpdateProvidersAsync(conn, userId, now, ct);
+        await IdentityQueries.ConfirmEmailAsync(conn, userId, now, ct);
+        await AuditLog.WriteAsync(conn, user, "invite_accepted", ip, now, ct, new JsonObject { ["provider"] = provider });
+        return userId;
+    }
+
     static ApiError MultipleAccounts() =>
         ApiError.Internal("Multiple accounts with the same email address in the same linking domain detected: default");
 }

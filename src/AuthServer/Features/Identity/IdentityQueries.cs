@@ -157,6 +157,13 @@ internal static class IdentityQueries
             "update auth.users set phone = null, phone_confirmed_at = null, updated_at = @now where id = @userId",
             new { userId, now }, cancellationToken: ct));
 
+    public static Task<Guid?> FindInvitedUserAsync(NpgsqlConnection conn, string inviteToken, CancellationToken ct) =>
+        conn.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
+            """
+            select id from auth.users
+            where confirmation_token = @inviteToken and invited_at is not null and email_confirmed_at is null
+            """, new { inviteToken }, cancellationToken: ct));
+
     public static Task<UserRow?> LockUserAsync(NpgsqlConnection conn, Guid userId, CancellationToken ct) =>
         conn.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
             $"select {UserQueries.Columns} from auth.users u where u.id = @userId for update",
