@@ -99,19 +99,20 @@ internal sealed class IdTokens : IDisposable
         DateTimeOffset now, string? accessToken, CancellationToken ct)
     {
         JsonWebToken jwt;
-        try { jwt = handler.ReadJsonWebToken(idToken); }
-        catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException or FormatException)
+        string iss;
+        try
         {
+            jwt = handler.ReadJsonWebToken(idToken);
+            iss = jwt.Issuer;
+            _ = jwt.Kid;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever the client sent, an unreadable token is a 400, never a 500.
             throw new IdTokenInvalidException("malformed token", e);
         }
         if (!Algorithms.Contains(jwt.Alg, StringComparer.Ordinal))
             throw new IdTokenInvalidException($"algorithm '{jwt.Alg}' is not allowed");
-        string iss;
-        try { iss = jwt.Issuer; }
-        catch (Exception e) when (e is ArgumentException or JsonException or InvalidOperationException)
-        {
-            throw new IdTokenInvalidException("unreadable iss", e);
-        }
         if (!acceptedIssuers.Contains(iss, StringComparer.Ordinal))
             throw new IdTokenIssuerException(iss);
 
@@ -141,8 +142,20 @@ internal sealed class IdTokens : IDisposable
         if (!result.IsValid)
             throw new IdTokenInvalidException("signature", result.Exception);
 
-        var claims = JsonDocument.Parse(Base64UrlEncoder.Decode(jwt.EncodedPayload)).RootElement.Clone();
+        JsonElement claims;
+        try { claims = JsonDocument.Parse(Base64UrlEncoder.Decode(jwt.EncodedPayload)).RootElement.Clone(); }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException)
+        {
+            throw new IdTokenInvalidException("unreadable claims", e);
+        }
         if (claims.ValueKind != JsonValueKind.Object) throw new IdTokenInvalidException("claims are not an object");
+        // go-oidc decodes these into strings and fails the token otherwise.
+        foreach (var name in new[] { "sub", "nonce", "azp", "at_hash" })
+            if (claims.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.String)
+                throw new IdTokenInvalidException($"claim {name} is not a string");
+        if (claims.TryGetProperty("aud", out var aud) && aud.ValueKind != JsonValueKind.String &&
+            !(aud.ValueKind == JsonValueKind.Array && aud.EnumerateArray().All(a => a.ValueKind == JsonValueKind.String)))
+            throw new IdTokenInvalidException("claim aud is not a string or a list of strings");
         var unix = now.ToUnixTimeSeconds();
         if (!NumericDate(claims, "exp", out var exp) || exp is null) throw new IdTokenInvalidException("missing exp");
         if (unix > exp) throw new IdTokenInvalidException("expired");

@@ -222,7 +222,8 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
 
         var response = await client.PostAsync("/callback", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["state"] = back["state"]!, ["code"] = back["code"]!,
+            ["state"] = back["state"]!,
+            ["code"] = back["code"]!,
         }));
 
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);

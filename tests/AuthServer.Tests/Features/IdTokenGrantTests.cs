@@ -177,7 +177,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
         Assert.Equal("acme", (string?)session["user"]!["app_metadata"]!["provider"]);
     }
 
-    public static TheoryData<string> BadTokens => ["bad-signature", "alg-none", "hs256-public-key", "wrong-issuer", "expired", "nbf-future", "iat-future", "unknown-kid", "garbage", "other-key"];
+    public static TheoryData<string> BadTokens => ["bad-signature", "alg-none", "hs256-public-key", "wrong-issuer", "expired", "nbf-future", "iat-future", "unknown-kid", "garbage", "other-key", "iss-number", "five-parts", "sub-number", "huge-kid"];
 
     [Theory]
     [MemberData(nameof(BadTokens))]
@@ -196,6 +196,10 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
             "iat-future" => server.Google.Sign(Edit(claims, c => c["iat"] = now.ToUnixTimeSeconds() + 3600)),
             "unknown-kid" => server.Google.Sign(claims, kid: "nope"),
             "other-key" => server.Google.Sign(claims, otherKey: RSA.Create(2048)),
+            "iss-number" => server.Google.Sign(Edit(claims, c => c["iss"] = 42)),
+            "five-parts" => "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d",
+            "sub-number" => server.Google.Sign(Edit(claims, c => c["sub"] = 7)),
+            "huge-kid" => server.Google.Sign(claims, kid: "'; drop table auth.users; --" + new string('k', 10_000)),
             _ => "not.a.jwt",
         };
 

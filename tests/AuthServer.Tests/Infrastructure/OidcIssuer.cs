@@ -115,7 +115,9 @@ public sealed class OidcIssuer : IAsyncDisposable
             accessTokens[accessToken] = grant.Claims;
             var response = new JsonObject
             {
-                ["access_token"] = accessToken, ["token_type"] = "Bearer", ["expires_in"] = 3600,
+                ["access_token"] = accessToken,
+                ["token_type"] = "Bearer",
+                ["expires_in"] = 3600,
                 ["refresh_token"] = "rt-" + Guid.NewGuid().ToString("N"),
             };
             if (ReturnIdToken)

@@ -220,8 +220,11 @@ internal static class ExternalEndpoints
         var endpoints = await Endpoints(idTokens, provider, ct);
         var form = new Dictionary<string, string>
         {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = provider.RedirectUri,
-            ["client_id"] = provider.ClientIds[0], ["client_secret"] = provider.Secret,
+            ["grant_type"] = "authorization_code",
+            ["code"] = code,
+            ["redirect_uri"] = provider.RedirectUri,
+            ["client_id"] = provider.ClientIds[0],
+            ["client_secret"] = provider.Secret,
         };
         if (!string.IsNullOrEmpty(verifier)) form["code_verifier"] = verifier;
         JsonElement tokens;

@@ -42,8 +42,17 @@ internal static class FlowStateQueries
             """,
             new
             {
-                id, provider, authCode, codeChallenge, codeChallengeMethod, referrer, inviteToken, linkingTargetId,
-                clientStateId, codeVerifier, now,
+                id,
+                provider,
+                authCode,
+                codeChallenge,
+                codeChallengeMethod,
+                referrer,
+                inviteToken,
+                linkingTargetId,
+                clientStateId,
+                codeVerifier,
+                now,
             }, cancellationToken: ct));
 
     public static Task<FlowStateRow?> FindAsync(NpgsqlConnection conn, Guid id, bool forUpdate, CancellationToken ct) =>

@@ -15,7 +15,10 @@ internal static class AnonymousUpgrade
     {
         var identityData = new JsonObject
         {
-            ["sub"] = user.Id.ToString(), ["email"] = email, ["email_verified"] = true, ["phone_verified"] = false,
+            ["sub"] = user.Id.ToString(),
+            ["email"] = email,
+            ["email_verified"] = true,
+            ["phone_verified"] = false,
         };
         await conn.ExecuteAsync(new CommandDefinition(
             """

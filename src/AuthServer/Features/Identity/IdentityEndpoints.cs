@@ -46,7 +46,8 @@ internal static class IdentityEndpoints
         await AuditLog.WriteAsync(conn, auth.User, ExternalAccounts.IdentityUnlinked, ClientInfo.Ip(http), now, ct,
             new JsonObject
             {
-                ["identity_id"] = identity.Id.ToString(), ["provider"] = identity.Provider,
+                ["identity_id"] = identity.Id.ToString(),
+                ["provider"] = identity.Provider,
                 ["provider_id"] = identity.ProviderId,
             });
         if (await IdentityQueries.DeleteAsync(conn, identity.Id, auth.User.Id, ct) == 0)

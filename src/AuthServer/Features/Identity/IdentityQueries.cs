@@ -103,7 +103,13 @@ internal static class IdentityQueries
                 @appMeta::jsonb, @userMeta::jsonb, false, @now, @now, false)
             """, new
             {
-                id, aud, role, email, now, appMeta = appMeta.ToJsonString(), userMeta = identityData.ToJsonString(),
+                id,
+                aud,
+                role,
+                email,
+                now,
+                appMeta = appMeta.ToJsonString(),
+                userMeta = identityData.ToJsonString(),
             }, cancellationToken: ct));
     }
 

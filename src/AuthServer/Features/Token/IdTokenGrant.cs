@@ -150,7 +150,10 @@ internal static class IdTokenGrant
         {
             var adHoc = new OidcProviderOptions
             {
-                Name = allowed, Enabled = true, Issuer = allowed, AcceptedIssuers = [allowed],
+                Name = allowed,
+                Enabled = true,
+                Issuer = allowed,
+                AcceptedIssuers = [allowed],
                 ClientIds = [body.ClientId ?? ""],
             };
             return new ResolvedProvider(allowed, adHoc, adHoc.Audiences.ToList());
