@@ -314,6 +314,26 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    public async Task IdToken_ParallelLinksOfOneIdentity_OneWins()
+    {
+        var sub = "par-" + Guid.NewGuid().ToString("N");
+        var email = OidcFixture.NewEmail("par");
+        var users = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => server.AnonymousAsync()));
+
+        var responses = await Task.WhenAll(users.Select((u, i) => server.IdTokenGrantAsync(new
+        {
+            provider = "google",
+            id_token = server.Google.Sign(server.Google.Claims(OidcFixture.GoogleClientId, sub, email, true, server.Clock.GetUtcNow().AddSeconds(i))),
+            link_identity = true,
+        }, (string)u["access_token"]!)));
+
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
+        foreach (var r in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
+            await ApiAssert.ErrorAsync(r, 422, "identity_already_exists");
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.identities where provider_id = @sub", new { sub }));
+    }
+
+    [Fact]
     public async Task IdToken_LinkIdentityWithoutSession_OAuthError()
     {
         var (token, _, _) = server.GoogleToken();

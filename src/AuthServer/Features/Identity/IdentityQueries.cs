@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AuthServer.Data;
+using AuthServer.Http;
 using Dapper;
 using Npgsql;
 
@@ -30,15 +31,25 @@ internal static class IdentityQueries
             where instance_id = '00000000-0000-0000-0000-000000000000' and lower(email) = @email and is_sso_user = false
             """, new { email }, cancellationToken: ct))).AsList();
 
-    public static Task<Guid> InsertAsync(NpgsqlConnection conn, Guid userId, string provider, string providerId,
-        JsonObject identityData, DateTime now, CancellationToken ct) =>
-        conn.ExecuteScalarAsync<Guid>(new CommandDefinition(
-            """
-            insert into auth.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
-            values (gen_random_uuid(), @providerId, @userId, @identityData::jsonb, @provider, @now, @now, @now)
-            returning id
-            """, new { userId, provider, providerId, identityData = identityData.ToJsonString(), now },
-            cancellationToken: ct));
+    /// A concurrent request that inserted the same (provider_id, provider) first wins; this one gets 422.
+    public static async Task<Guid> InsertAsync(NpgsqlConnection conn, Guid userId, string provider, string providerId,
+        JsonObject identityData, DateTime now, CancellationToken ct)
+    {
+        try
+        {
+            return await conn.ExecuteScalarAsync<Guid>(new CommandDefinition(
+                """
+                insert into auth.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at)
+                values (gen_random_uuid(), @providerId, @userId, @identityData::jsonb, @provider, @now, @now, @now)
+                returning id
+                """, new { userId, provider, providerId, identityData = identityData.ToJsonString(), now },
+                cancellationToken: ct));
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw ApiError.Unprocessable(ErrorCode.IdentityAlreadyExists, "Identity is already linked to another user");
+        }
+    }
 
     /// AccountExists: fresh claims, sign-in time, claims merged into user_metadata (GoTrue `UpdateUserMetaData`).
     public static async Task RefreshAsync(NpgsqlConnection conn, Guid identityId, Guid userId, JsonObject identityData,
