@@ -1,7 +1,9 @@
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.DbConnections;
+using AuthServer.Features.External;
 using AuthServer.Features.Health;
+using AuthServer.Features.Identity;
 using AuthServer.Features.Logout;
 using AuthServer.Features.Profile;
 using AuthServer.Features.Disabled;
@@ -25,6 +27,7 @@ ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordO
 DbEncryptionOptions dbEncryption;
 ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSessionOptions cookieOptions;
 MfaOptions mfaOptions;
+ExternalOptions external;
 try
 {
     api = ApiOptions.Load(env);
@@ -39,6 +42,7 @@ try
     cookieOptions = CookieSessionOptions.Load(env);
     mfaOptions = MfaOptions.Load(env);
     UnbuiltFeatures.EnsureOff(env);
+    external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -56,7 +60,8 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption).AddSingleton(mfaOptions);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption).AddSingleton(mfaOptions)
+    .AddSingleton(external);
 builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(_ =>
@@ -67,6 +72,7 @@ builder.Services.AddSingleton(_ =>
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
@@ -101,12 +107,14 @@ await DbConnectionQueries.SeedDefaultAsync(dataSource, dbConnectionOptions.Defau
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
-app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
-app.UseExceptionHandler();
+// CORS outside the exception handler: browsers must be able to read error bodies too.
 app.UseCors();
 if (metricsPort != 0) app.UseMetricServer(metricsPort);
+// Metrics outside the exception handler, so failed requests are counted with their final status.
 app.UseHttpMetrics();
 app.UseAuthMetrics();
+app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
+app.UseExceptionHandler();
 
 app.MapHealth();
 if (metricsPort == 0) app.MapMetrics("/metrics");
@@ -120,6 +128,8 @@ app.MapConnectionAdmin();
 app.MapProfile();
 app.MapMfa();
 app.MapDisabledFeatures();
+app.MapExternal();
+app.MapIdentity();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

@@ -33,6 +33,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/authserver-e2e.XXXXXX")
 chmod 755 "$WORK"
 SERVER_PID=""
+ISSUER_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
@@ -47,6 +48,7 @@ cleanup() {
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    if [[ -n "$ISSUER_PID" ]]; then kill -TERM "$ISSUER_PID" 2>/dev/null || true; wait "$ISSUER_PID" 2>/dev/null || true; fi
     pg_stop "$PG_DATA"
     if [[ -n "${KEEP_E2E_TMP:-}" ]]; then
         log "kept $WORK"
@@ -81,6 +83,18 @@ while IFS= read -r name; do
     unset "$name"
 done < <(compgen -e | grep -E '^(GOTRUE_|ASPNETCORE_URLS$|ASPNETCORE_HTTP_PORTS$|DOTNET_URLS$|DATABASE_URL$|API_EXTERNAL_URL$|PORT$|DB_NAMESPACE$|REQUEST_ID_HEADER$)' || true)
 
+# A local OIDC issuer standing in for Google and Apple (tests sign ID tokens through it).
+ISSUER_PORT=$(pg_free_port "")
+ISSUER_URL="http://127.0.0.1:$ISSUER_PORT"
+node "$HERE/lib/oidc-issuer.mjs" "$ISSUER_PORT" >"$WORK/issuer.log" 2>&1 &
+ISSUER_PID=$!
+for _ in $(seq 1 50); do
+    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
+        "$ISSUER_URL/.well-known/openid-configuration" && break
+    sleep 0.2
+done
+log "OIDC issuer on $ISSUER_URL"
+
 API_PORT=$(pg_free_port "")
 JWT_SECRET=$(new_jwt_secret)
 API_URL="http://127.0.0.1:$API_PORT"
@@ -102,7 +116,18 @@ DB_URL=$(pg_url "$PG_PORT")
         GOTRUE_MAILER_AUTOCONFIRM=true \
         GOTRUE_PASSWORD_HASH_COST=4 \
         GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED=true \
-        GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL=0
+        GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL=0 \
+        GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED=true \
+        GOTRUE_SECURITY_MANUAL_LINKING_ENABLED=true \
+        GOTRUE_EXTERNAL_GOOGLE_ENABLED=true \
+        GOTRUE_EXTERNAL_GOOGLE_CLIENT_ID=oauth-client,google-ios-client \
+        GOTRUE_EXTERNAL_GOOGLE_SECRET=oauth-secret \
+        GOTRUE_EXTERNAL_GOOGLE_ISSUER="$ISSUER_URL" \
+        GOTRUE_EXTERNAL_APPLE_ENABLED=true \
+        GOTRUE_EXTERNAL_APPLE_CLIENT_ID=com.example.web \
+        GOTRUE_EXTERNAL_APPLE_SECRET=apple-secret \
+        GOTRUE_EXTERNAL_APPLE_ISSUER="$ISSUER_URL" \
+        GOTRUE_EXTERNAL_IOS_BUNDLE_ID=com.example.ios
     exec dotnet "$DLL"
 ) >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
@@ -141,7 +166,8 @@ set +e
     export SUPABASE_URL="$API_URL" \
         SUPABASE_ANON_KEY="$ANON_KEY" \
         SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
-        SUPABASE_JWT_SECRET="$JWT_SECRET"
+        SUPABASE_JWT_SECRET="$JWT_SECRET" \
+        OIDC_ISSUER_URL="$ISSUER_URL"
     # A hung request fails its test after 60 s instead of hanging the run.
     if (($# > 0)); then
         node --test --test-timeout=60000 "$@"

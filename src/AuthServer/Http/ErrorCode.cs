@@ -52,4 +52,17 @@ internal static class ErrorCode
     public const string SsoProviderNotFound = "sso_provider_not_found";
     public const string PasskeyDisabled = "passkey_disabled";
     public const string Web3ProviderDisabled = "web3_provider_disabled";
+    // External identities and linking (issue #4).
+    public const string ProviderDisabled = "provider_disabled";
+    public const string ProviderEmailNeedsVerification = "provider_email_needs_verification";
+    public const string ManualLinkingDisabled = "manual_linking_disabled";
+    public const string IdentityAlreadyExists = "identity_already_exists";
+    public const string IdentityNotFound = "identity_not_found";
+    public const string SingleIdentityNotDeletable = "single_identity_not_deletable";
+    public const string EmailConflictIdentityNotDeletable = "email_conflict_identity_not_deletable";
+    public const string UnexpectedAudience = "unexpected_audience";
+    public const string BadOAuthState = "bad_oauth_state";
+    public const string BadOAuthCallback = "bad_oauth_callback";
+    public const string FlowStateAlreadyUsed = "flow_state_already_used";
+    public const string InviteNotFound = "invite_not_found";
 }

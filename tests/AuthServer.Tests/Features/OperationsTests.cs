@@ -57,6 +57,39 @@ public sealed class OperationsTests(AuthServerFixture server) : IClassFixture<Au
     }
 
     [Fact]
+    public async Task Cors_ErrorResponse_CarriesAllowOriginSoBrowsersCanReadIt()
+    {
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/token?grant_type=password")
+        {
+            Content = JsonContent.Create(new { email = "nobody@example.com", password = "wrong-password" }),
+        };
+        request.Headers.Add("Origin", "http://localhost:3000");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Equal("http://localhost:3000", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task Cors_Preflight_AllowsSupabaseJsHeaders()
+    {
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Options, "/auth/v1/token?grant_type=password");
+        request.Headers.Add("Origin", "http://localhost:3000");
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        request.Headers.Add("Access-Control-Request-Headers", "apikey,authorization,content-type,x-client-info,x-supabase-api-version");
+
+        var response = await client.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, response.StatusCode.ToString());
+        var allowed = string.Join(",", response.Headers.GetValues("Access-Control-Allow-Headers")).ToLowerInvariant();
+        Assert.Contains("x-supabase-api-version", allowed);
+        Assert.Contains("apikey", allowed);
+    }
+
+    [Fact]
     public async Task Cli_KeysPrintAnon_PrintsAnHs256KeyTheServerAccepts()
     {
         var (code, stdout, stderr) = await RunCliAsync(["keys", "print-anon"], new() { ["GOTRUE_JWT_SECRET"] = AuthServerFixture.JwtSecret });

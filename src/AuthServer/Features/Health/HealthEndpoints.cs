@@ -14,7 +14,7 @@ internal static class HealthEndpoints
             ["name"] = "GoTrue",
             ["description"] = "GoTrue is a user registration and authentication API",
         }));
-        app.MapGet("/settings", (AuthOptions auth) => Results.Json(Settings(auth)));
+        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external) => Results.Json(Settings(auth, external)));
     }
 
     static readonly string[] OAuthProviders =
@@ -24,17 +24,16 @@ internal static class HealthEndpoints
         "workos", "twitch", "twitter",
     ];
 
-    static JsonObject Settings(AuthOptions auth)
+    static JsonObject Settings(AuthOptions auth, ExternalOptions external)
     {
-        var external = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
-        // OAuth providers arrive with the identity issue (#4); until then none is enabled.
-        foreach (var provider in OAuthProviders) external[provider] = false;
-        external["email"] = auth.EmailEnabled;
-        external["phone"] = auth.PhoneEnabled;
-        external["zoom"] = false;
+        var externalJson = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
+        foreach (var provider in OAuthProviders) externalJson[provider] = external.IsEnabled(provider);
+        externalJson["email"] = auth.EmailEnabled;
+        externalJson["phone"] = auth.PhoneEnabled;
+        externalJson["zoom"] = external.IsEnabled("zoom");
         return new JsonObject
         {
-            ["external"] = external,
+            ["external"] = externalJson,
             ["disable_signup"] = auth.DisableSignup,
             ["mailer_autoconfirm"] = auth.MailerAutoconfirm,
             ["phone_autoconfirm"] = auth.SmsAutoconfirm,

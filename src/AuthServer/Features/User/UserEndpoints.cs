@@ -51,7 +51,8 @@ internal static class UserEndpoints
                     "AAL2 session is required to update email or password when MFA is enabled.");
         }
 
-        if (password is not null && user.IsAnonymous && string.IsNullOrEmpty(user.Email) && string.IsNullOrEmpty(user.Phone))
+        // GoTrue internal/api/user.go: the email or phone must be in this request, not merely on the user.
+        if (password is not null && user.IsAnonymous && email is null && phone is null)
             throw ApiError.Unprocessable(ErrorCode.ValidationFailed,
                 "Updating password of an anonymous user without an email or phone is not allowed");
         if (body.AppMetadata is not null && !(user.Role == jwt.AdminGroupName && user.Aud == jwt.Aud))
@@ -83,9 +84,13 @@ internal static class UserEndpoints
         {
             if (await UserQueries.FindByEmailAsync(conn, email, user.Aud ?? jwt.Aud, ct) is not null)
                 throw ApiError.Unprocessable(ErrorCode.EmailExists, "A user with this email address has already been registered");
+            // Anonymous + autoconfirm: applied at once, the user becomes permanent (issue #4).
+            if (user.IsAnonymous && authOptions.MailerAutoconfirm)
+                await Identity.AnonymousUpgrade.ApplyEmailAsync(conn, user, email, now, ct);
             // Confirmation links for an email change arrive with the email issue (#3); until then the
             // change is recorded as pending (`new_email`), which is what GoTrue shows before confirming.
-            await UserUpdateQueries.SetPendingEmailAsync(conn, user.Id, email, now, ct);
+            else
+                await UserUpdateQueries.SetPendingEmailAsync(conn, user.Id, email, now, ct);
         }
         if (phone is not null && phone != user.Phone)
         {

@@ -1,0 +1,184 @@
+using System.Text.Json.Nodes;
+using AuthServer.Config;
+using AuthServer.Data;
+using AuthServer.Features.Signup;
+using AuthServer.Http;
+using AuthServer.Security;
+using Npgsql;
+
+namespace AuthServer.Features.Identity;
+
+/// The transaction must be committed, then the error returned (GoTrue `storage.CommitWithError`): the
+/// confirmation state written on the way is kept.
+internal sealed class CommitThenThrow(ApiError error) : Exception(error.Message, error)
+{
+    public ApiError Error { get; } = error;
+}
+
+/// Who the external identity signs in as: automatic linking (api.md §5.5, GoTrue
+/// `createAccountFromExternalIdentity` + `models.DetermineAccountLinking`) and manual linking to a
+/// signed-in user (GoTrue `linkIdentityToUser`). Runs inside the caller's transaction; no network I/O.
+internal static class ExternalAccounts
+{
+    public const string IdentityLinked = "identity_linked"; // ours, not a GoTrue action
+    public const string IdentityUnlinked = "identity_unlinked";
+
+    /// Returns the user to sign in and whether it was created by this call.
+    public static async Task<(Guid UserId, bool Created)> ResolveAsync(NpgsqlConnection conn, ExternalUser data,
+        string provider, string aud, AuthOptions auth, JwtOptions jwt, ExternalOptions external, string ip,
+        DateTime now, CancellationToken ct)
+    {
+        var candidate = data.Email?.Trim().ToLowerInvariant();
+        var verified = candidate is not null && (data.EmailVerified || auth.MailerAutoconfirm);
+        Guid userId;
+        Guid identityId;
+        var created = false;
+
+        // The identity is keyed by (provider, sub) only: never by email (security-tests I8).
+        var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
+        if (existing is not null)
+        {
+            userId = existing.UserId;
+            identityId = existing.Id;
+            await IdentityQueries.RefreshAsync(conn, existing.Id, userId, data.IdentityData, now, ct);
+            await IdentityQueries.UpdateProvidersAsync(conn, userId, now, ct);
+        }
+        else
+        {
+            Guid? linkTo = null;
+            if (verified)
+            {
+                // Only a verified email links to an existing account; SSO identities are their own domain.
+                var similar = (await IdentityQueries.FindByEmailAsync(conn, candidate!, ct))
+                    .Where(i => !i.Provider.StartsWith("sso:", StringComparison.Ordinal)).ToList();
+                if (similar.Count == 0)
+                {
+                    var users = await IdentityQueries.FindUserIdsByEmailAsync(conn, candidate!, ct);
+                    if (users.Count > 1) throw MultipleAccounts();
+                    if (users.Count == 1) linkTo = users[0];
+                }
+                else
+                {
+                    if (similar.Select(i => i.UserId).Distinct().Count() > 1) throw MultipleAccounts();
+                    linkTo = similar[0].UserId;
+                }
+            }
+
+            if (linkTo is { } target)
+            {
+                userId = target;
+                await IdentityQueries.LockUserAsync(conn, userId, ct);
+                identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
+                await IdentityQueries.MergeUserMetadataAsync(conn, userId, data.IdentityData, now, ct);
+                await IdentityQueries.UpdateProvidersAsync(conn, userId, now, ct);
+            }
+            else
+            {
+                if (auth.DisableSignup)
+                    throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
+                var email = candidate;
+                // An unverified email someone else already uses is not taken over: the user gets none.
+                if (email is not null && await UserQueries.FindByEmailAsync(conn, email, aud, ct) is not null)
+                    email = null;
+                userId = Guid.NewGuid();
+                await IdentityQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, provider,
+                    data.IdentityData, now, ct);
+                identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
+                created = true;
+            }
+        }
+
+        var user = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
+        if (user.IsBanned(new DateTimeOffset(now, TimeSpan.Zero)))
+            throw ApiError.Forbidden(ErrorCode.UserBanned, "User is banned");
+
+        if (user.EmailConfirmedAt is null)
+        {
+            await IdentityQueries.RemoveUnconfirmedIdentitiesAsync(conn, userId, identityId, data.IdentityData, now, ct);
+            if (verified)
+            {
+                await AuditLog.WriteAsync(conn, user, AuditAction.UserSignedUp, ip, now, ct,
+                    new JsonObject { ["provider"] = provider });
+                await IdentityQueries.ConfirmEmailAsync(conn, userId, now, ct);
+            }
+            else
+            {
+                var sent = false;
+                if (!string.IsNullOrEmpty(user.Email))
+                {
+                    // The confirmation mail itself is the mailer's (#3); the token is stored as GoTrue stores it.
+                    var otp = TokenHashes.NewOtp();
+                    await SignupQueries.SetConfirmationTokenAsync(conn, userId, TokenHashes.Of(user.Email, otp), user.Email, now, ct);
+                    sent = true;
+                }
+                if (!external.AllowUnverifiedEmailSignIns)
+                    throw new CommitThenThrow(ApiError.Unprocessable(ErrorCode.ProviderEmailNeedsVerification, sent
+                        ? $"Unverified email with {provider}. A confirmation email has been sent to your {provider} email"
+                        : $"Unverified email with {provider}. Verify the email with {provider} in order to sign in"));
+            }
+        }
+        return (userId, created);
+    }
+
+    /// Manual linking: the identity joins <paramref name="target"/>; an anonymous user without email takes
+    /// the identity's verified email and stops being anonymous (GoTrue `linkIdentityToUser`).
+    public static async Task LinkToUserAsync(NpgsqlConnection conn, UserRow target, ExternalUser data, string provider,
+        string ip, DateTime now, CancellationToken ct)
+    {
+        await IdentityQueries.LockUserAsync(conn, target.Id, ct);
+        var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
+        if (existing is not null)
+            throw ApiError.Unprocessable(ErrorCode.IdentityAlreadyExists, existing.UserId == target.Id
+                ? "Identity is already linked"
+                : "Identity is already linked to another user");
+        await IdentityQueries.InsertAsync(conn, target.Id, provider, data.Subject, data.IdentityData, now, ct);
+
+        if (string.IsNullOrEmpty(target.Email) && !string.IsNullOrEmpty(data.Email))
+        {
+            try
+            {
+                await IdentityQueries.SetEmailFromIdentitiesAsync(conn, target.Id, now, ct);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                throw ApiError.BadRequest(ErrorCode.EmailExists, "A user with this email address has already been registered");
+            }
+            if (!data.EmailVerified)
+            {
+                var email = data.Email.Trim().ToLowerInvariant();
+                await SignupQueries.SetConfirmationTokenAsync(conn, target.Id, TokenHashes.Of(email, TokenHashes.NewOtp()), email, now, ct);
+                await IdentityQueries.UpdateProvidersAsync(conn, target.Id, now, ct);
+                throw new CommitThenThrow(ApiError.Unprocessable(ErrorCode.EmailNotConfirmed,
+                    $"Unverified email with {provider}. A confirmation email has been sent to your {provider} email"));
+            }
+            await IdentityQueries.ConfirmEmailAsync(conn, target.Id, now, ct);
+            await IdentityQueries.SetNotAnonymousAsync(conn, target.Id, now, ct);
+        }
+        await IdentityQueries.UpdateProvidersAsync(conn, target.Id, now, ct);
+        await AuditLog.WriteAsync(conn, target, IdentityLinked, ip, now, ct,
+            new JsonObject { ["provider"] = provider, ["provider_id"] = data.Subject });
+    }
+
+    /// OAuth sign-in carrying an `invite_token`: the invited user gets the identity and is confirmed,
+    /// provided the provider vouches for the invited address (GoTrue `processInvite`).
+    public static async Task<Guid> AcceptInviteAsync(NpgsqlConnection conn, string inviteToken, ExternalUser data,
+        string provider, string ip, DateTime now, CancellationToken ct)
+    {
+        var userId = await IdentityQueries.FindInvitedUserAsync(conn, inviteToken, ct)
+            ?? throw ApiError.NotFound(ErrorCode.InviteNotFound, "Invite not found");
+        var user = (await IdentityQueries.LockUserAsync(conn, userId, ct))!;
+        if (string.IsNullOrEmpty(data.Email) || !string.Equals(user.Email, data.Email.Trim(), StringComparison.OrdinalIgnoreCase))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invited email does not match emails from external provider");
+        var identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
+        await IdentityQueries.MergeUserMetadataAsync(conn, userId, data.IdentityData, now, ct);
+        // An unconfirmed password or phone set by someone else must not survive (pre-account takeover).
+        await IdentityQueries.RemoveUnconfirmedIdentitiesAsync(conn, userId, identityId, data.IdentityData, now, ct);
+        await IdentityQueries.UpdateProvidersAsync(conn, userId, now, ct);
+        await IdentityQueries.ConfirmEmailAsync(conn, userId, now, ct);
+        await AuditLog.WriteAsync(conn, user, "invite_accepted", ip, now, ct, new JsonObject { ["provider"] = provider });
+        return userId;
+    }
+
+    static ApiError MultipleAccounts() =>
+        ApiError.Internal("Multiple accounts with the same email address in the same linking domain detected: default");
+}
