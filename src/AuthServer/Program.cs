@@ -1,11 +1,18 @@
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.Health;
+using AuthServer.Features.Invite;
 using AuthServer.Features.Logout;
+using AuthServer.Features.Otp;
+using AuthServer.Features.Reauthenticate;
+using AuthServer.Features.Recover;
+using AuthServer.Features.Resend;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
+using AuthServer.Features.Verify;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
@@ -15,6 +22,7 @@ var builder = WebApplication.CreateBuilder(args);
 // Configuration is GoTrue's environment variables; a bad value stops the boot naming the variable.
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
+MailerOptions mailerOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -23,6 +31,7 @@ try
     auth = AuthOptions.Load(env);
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
+    mailerOptions = MailerOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -45,6 +54,8 @@ builder.Services.AddSingleton(_ =>
 });
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
+builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()
+    .AddHostedService<MailSender>().AddHttpClient();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
@@ -68,6 +79,12 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
+app.MapVerify();
+app.MapOtp();
+app.MapRecover();
+app.MapResend();
+app.MapReauthenticate();
+app.MapInvite();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

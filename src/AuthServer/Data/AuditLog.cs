@@ -15,11 +15,15 @@ internal static class AuditAction
     public const string UserUpdatedPassword = "user_updated_password";
     public const string TokenRevoked = "token_revoked";
     public const string TokenRefreshed = "token_refreshed";
+    public const string UserConfirmationRequested = "user_confirmation_requested";
+    public const string UserRecoveryRequested = "user_recovery_requested";
+    public const string UserReauthenticateRequested = "user_reauthenticate_requested";
+    public const string UserInvited = "user_invited";
 
     public static string LogType(string action) => action switch
     {
         Login or Logout => "account",
-        UserSignedUp => "team",
+        UserSignedUp or UserInvited => "team",
         TokenRevoked or TokenRefreshed => "token",
         _ => "user",
     };

@@ -35,4 +35,11 @@ internal static class ErrorCode
     public const string OverEmailSendRateLimit = "over_email_send_rate_limit";
     public const string OverSmsSendRateLimit = "over_sms_send_rate_limit";
     public const string InsufficientAal = "insufficient_aal";
+    public const string OtpExpired = "otp_expired";
+    public const string OtpDisabled = "otp_disabled";
+    public const string FlowStateNotFound = "flow_state_not_found";
+    public const string FlowStateExpired = "flow_state_expired";
+    public const string BadCodeVerifier = "bad_code_verifier";
+    public const string ReauthenticationNeeded = "reauthentication_needed";
+    public const string ReauthenticationNotValid = "reauthentication_not_valid";
 }

@@ -14,6 +14,7 @@ internal static class TokenEndpoints
         {
             "password" => PasswordGrant.HandleAsync(http, ct),
             "refresh_token" => RefreshTokenGrant.HandleAsync(http, ct),
+            "pkce" => PkceGrant.HandleAsync(http, ct),
             _ => throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "unsupported_grant_type"),
         };
     }
