@@ -34,7 +34,9 @@ internal static partial class Redirects
         if (Uri.TryCreate(candidate, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
         {
             var host = url.IdnHost.Trim('[', ']');
-            if (!SafeHost().IsMatch(host) || DecimalHost().IsMatch(host)) return false;
+            // Uri rewrites numeric hosts (2130706433 → 127.0.0.1), so check the host as written.
+            var raw = RawHost(candidate);
+            if (!SafeHost().IsMatch(host) || !SafeHost().IsMatch(raw) || DecimalHost().IsMatch(raw)) return false;
             // A loopback IP literal passes whatever the site URL is.
             if (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip)) return true;
             if (Uri.TryCreate(api.SiteUrl, UriKind.Absolute, out var site) &&
@@ -47,6 +49,17 @@ internal static partial class Redirects
         foreach (var pattern in api.UriAllowList)
             if (Glob(pattern).IsMatch(withoutFragment)) return true;
         return false;
+    }
+
+    static string RawHost(string url)
+    {
+        var rest = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        var end = rest.IndexOfAny(['/', '?', '#']);
+        var authority = end < 0 ? rest : rest[..end];
+        authority = authority[(authority.LastIndexOf('@') + 1)..];
+        if (authority.StartsWith('[')) return authority[1..Math.Max(1, authority.IndexOf(']'))];
+        var colon = authority.LastIndexOf(':');
+        return colon < 0 ? authority : authority[..colon];
     }
 
     static bool IsLoopbackName(string host) =>
