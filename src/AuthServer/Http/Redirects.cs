@@ -99,31 +99,31 @@ internal static partial class Redirects
                     i += 2;
                     continue;
                 case '[':
-                {
-                    var close = p.IndexOf(']', i + 1);
-                    if (close < 0) { sb.Append(@"\["); break; }
-                    var body = p[(i + 1)..close];
-                    var negate = body.StartsWith('!');
-                    if (negate) body = body[1..];
-                    sb.Append('[').Append(negate ? "^" : "").Append(body.Replace("\\", @"\\").Replace("[", @"\[")).Append(']');
-                    i = close + 1;
-                    continue;
-                }
-                case '{':
-                {
-                    var alternatives = new List<string>();
-                    var j = i + 1;
-                    while (true)
                     {
-                        alternatives.Add(GlobToRegex(p, j, out j, inBraces: true));
-                        if (j >= p.Length) break;
-                        if (p[j] == '}') { j++; break; }
-                        j++; // ','
+                        var close = p.IndexOf(']', i + 1);
+                        if (close < 0) { sb.Append(@"\["); break; }
+                        var body = p[(i + 1)..close];
+                        var negate = body.StartsWith('!');
+                        if (negate) body = body[1..];
+                        sb.Append('[').Append(negate ? "^" : "").Append(body.Replace("\\", @"\\").Replace("[", @"\[")).Append(']');
+                        i = close + 1;
+                        continue;
                     }
-                    sb.Append("(?:").Append(string.Join('|', alternatives)).Append(')');
-                    i = j;
-                    continue;
-                }
+                case '{':
+                    {
+                        var alternatives = new List<string>();
+                        var j = i + 1;
+                        while (true)
+                        {
+                            alternatives.Add(GlobToRegex(p, j, out j, inBraces: true));
+                            if (j >= p.Length) break;
+                            if (p[j] == '}') { j++; break; }
+                            j++; // ','
+                        }
+                        sb.Append("(?:").Append(string.Join('|', alternatives)).Append(')');
+                        i = j;
+                        continue;
+                    }
                 default:
                     sb.Append(Regex.Escape(c.ToString()));
                     break;

@@ -89,24 +89,24 @@ internal sealed class GoTemplate
                 Arity(call, 1);
                 return !IsTrue(Eval(args[0], dot));
             case "and":
-            {
-                // Go: the first empty argument, else the last one (evaluation stops early).
-                object? last = null;
-                foreach (var arg in args) { last = Eval(arg, dot); if (!IsTrue(last)) return last; }
-                return last;
-            }
+                {
+                    // Go: the first empty argument, else the last one (evaluation stops early).
+                    object? last = null;
+                    foreach (var arg in args) { last = Eval(arg, dot); if (!IsTrue(last)) return last; }
+                    return last;
+                }
             case "or":
-            {
-                object? last = null;
-                foreach (var arg in args) { last = Eval(arg, dot); if (IsTrue(last)) return last; }
-                return last;
-            }
+                {
+                    object? last = null;
+                    foreach (var arg in args) { last = Eval(arg, dot); if (IsTrue(last)) return last; }
+                    return last;
+                }
             case "eq":
-            {
-                if (args.Count < 2) throw new TemplateException("eq: missing argument for comparison");
-                var first = Eval(args[0], dot);
-                return args.Skip(1).Any(a => Same(first, Eval(a, dot)));
-            }
+                {
+                    if (args.Count < 2) throw new TemplateException("eq: missing argument for comparison");
+                    var first = Eval(args[0], dot);
+                    return args.Skip(1).Any(a => Same(first, Eval(a, dot)));
+                }
             case "ne":
                 Arity(call, 2);
                 return !Same(Eval(args[0], dot), Eval(args[1], dot));

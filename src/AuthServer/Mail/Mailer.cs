@@ -99,7 +99,10 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         await MailQueries.SetReauthenticationTokenAsync(conn, user.Id, token, email, now, ct);
         var data = new JsonObject
         {
-            ["SiteURL"] = api.SiteUrl, ["Email"] = email, ["Token"] = otp, ["Data"] = user.UserMetadata,
+            ["SiteURL"] = api.SiteUrl,
+            ["Email"] = email,
+            ["Token"] = otp,
+            ["Data"] = user.UserMetadata,
         };
         await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct);
     }

@@ -83,26 +83,26 @@ internal static class GenerateLinkEndpoint
                 linkToken = hashed;
                 break;
             case "email_change_current" or "email_change_new":
-            {
-                if (!options.SecureEmailChangeEnabled && type == "email_change_current")
-                    throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Enable secure email change to generate link for current email");
-                var newEmail = InviteEndpoints.ValidateEmail(body.NewEmail);
-                var taken = await UserQueries.FindByEmailAsync(conn, newEmail, user!.Aud ?? aud, ct);
-                if (taken is not null && taken.Id != user.Id)
-                    throw ApiError.Unprocessable(ErrorCode.EmailExists, InviteEndpoints.DuplicateEmail);
-                user = (await MailQueries.LockUserAsync(conn, user.Id, ct))!;
-                if (type == "email_change_current")
                 {
-                    await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, "", email, hashed, now, ct);
-                    linkToken = hashed;
+                    if (!options.SecureEmailChangeEnabled && type == "email_change_current")
+                        throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Enable secure email change to generate link for current email");
+                    var newEmail = InviteEndpoints.ValidateEmail(body.NewEmail);
+                    var taken = await UserQueries.FindByEmailAsync(conn, newEmail, user!.Aud ?? aud, ct);
+                    if (taken is not null && taken.Id != user.Id)
+                        throw ApiError.Unprocessable(ErrorCode.EmailExists, InviteEndpoints.DuplicateEmail);
+                    user = (await MailQueries.LockUserAsync(conn, user.Id, ct))!;
+                    if (type == "email_change_current")
+                    {
+                        await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, "", email, hashed, now, ct);
+                        linkToken = hashed;
+                    }
+                    else
+                    {
+                        linkToken = TokenHashes.Of(newEmail, otp);
+                        await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, linkToken, email, null, now, ct);
+                    }
+                    break;
                 }
-                else
-                {
-                    linkToken = TokenHashes.Of(newEmail, otp);
-                    await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, linkToken, email, null, now, ct);
-                }
-                break;
-            }
             default:
                 throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Invalid email action link type requested: {type}");
         }

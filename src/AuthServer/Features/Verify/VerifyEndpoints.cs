@@ -227,18 +227,18 @@ internal static class VerifyEndpoints
                 else await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct);
                 break;
             case "email_change":
-            {
-                var tokens = await VerifyQueries.LoadTokensAsync(conn, user.Id, ct);
-                if (options.SecureEmailChangeEnabled && tokens.EmailChangeConfirmStatus == 0 && !string.IsNullOrEmpty(user.Email))
                 {
-                    await VerifyQueries.AcceptFirstEmailChangeLinkAsync(conn, user.Id,
-                        current: matched == tokens.EmailChangeTokenCurrent, now, ct);
-                    return new Outcome(null, type);
+                    var tokens = await VerifyQueries.LoadTokensAsync(conn, user.Id, ct);
+                    if (options.SecureEmailChangeEnabled && tokens.EmailChangeConfirmStatus == 0 && !string.IsNullOrEmpty(user.Email))
+                    {
+                        await VerifyQueries.AcceptFirstEmailChangeLinkAsync(conn, user.Id,
+                            current: matched == tokens.EmailChangeTokenCurrent, now, ct);
+                        return new Outcome(null, type);
+                    }
+                    await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
+                    await VerifyQueries.ApplyEmailChangeAsync(conn, user.Id, user.EmailChange!, now, ct);
+                    break;
                 }
-                await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
-                await VerifyQueries.ApplyEmailChangeAsync(conn, user.Id, user.EmailChange!, now, ct);
-                break;
-            }
         }
         await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
         return new Outcome(user, type);
