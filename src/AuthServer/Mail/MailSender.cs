@@ -49,6 +49,14 @@ internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplat
 
     async Task DeliverAsync(List<OutboxMessage> batch, CancellationToken ct)
     {
+        foreach (var unreadable in batch.Where(m => m.Data is null))
+        {
+            log.LogError("Dropping {Kind} mail {MessageId}: its payload cannot be decrypted (GOTRUE_JWT_SECRET changed?)",
+                unreadable.Kind, unreadable.Id);
+            await Outbox.DeleteAsync(db, unreadable.Id, ct);
+        }
+        batch = batch.Where(m => m.Data is not null).ToList();
+        if (batch.Count == 0) return;
         if (options.SmtpHost.Length == 0)
         {
             foreach (var message in batch) await Outbox.DeleteAsync(db, message.Id, ct);
@@ -118,7 +126,7 @@ internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplat
 
     async Task<MimeMessage> BuildAsync(OutboxMessage message, CancellationToken ct)
     {
-        var (subject, body) = await templates.RenderAsync(message.Kind, message.Data, ct);
+        var (subject, body) = await templates.RenderAsync(message.Kind, message.Data!, ct);
         var mime = new MimeMessage();
         var from = options.AdminEmail.Length > 0 ? options.AdminEmail : "no-reply@" + api.ExternalUrl.Host;
         mime.From.Add(new MailboxAddress(options.SenderName, from));

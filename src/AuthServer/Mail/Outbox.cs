@@ -9,7 +9,8 @@ namespace AuthServer.Mail;
 
 /// A message waiting in `authserver.mail_outbox`: the template kind, the recipient and the template data
 /// (which holds the live OTP, hence encrypted at rest).
-internal sealed record OutboxMessage(long Id, string Kind, string Recipient, JsonObject Data, int Attempts, DateTime CreatedAt);
+/// <c>Data</c> is null when the payload cannot be decrypted (written under another GOTRUE_JWT_SECRET).
+internal sealed record OutboxMessage(long Id, string Kind, string Recipient, JsonObject? Data, int Attempts, DateTime CreatedAt);
 
 /// The transactional outbox. `EnqueueAsync` runs inside the caller's transaction, so the message exists
 /// exactly when the token it carries does; `MailSender` delivers it later.
@@ -67,7 +68,7 @@ internal sealed class Outbox
         {
             var json = Open(row.Payload);
             var data = json is null ? null : JsonNode.Parse(json)?["data"] as JsonObject;
-            messages.Add(new OutboxMessage(row.Id, row.Kind, row.Recipient, data ?? [], row.Attempts,
+            messages.Add(new OutboxMessage(row.Id, row.Kind, row.Recipient, data, row.Attempts,
                 DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)));
         }
         return messages;
