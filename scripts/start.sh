@@ -6,9 +6,12 @@
 # Builds (Release) into .local/out, and unless DATABASE_URL / GOTRUE_DB_DATABASE_URL is set, runs a
 # PostgreSQL cluster kept in .local/pg (port 54329 unless taken). A JWT secret is generated once into
 # .local/jwt-secret unless GOTRUE_JWT_SECRET is set. Every GoTrue env var you set yourself wins over
-# the defaults below. Prints the API URL, DB URL, JWT secret and the anon / service_role keys, then
-# runs the server in the foreground: Ctrl-C (or SIGTERM) stops it, and the PostgreSQL this script
-# started (never one it found already running).
+# the defaults below. Unless GOTRUE_SMTP_HOST is set, a local mail catcher with a web inbox
+# (scripts/lib/mailcatcher.mjs, needs node) receives every email: SMTP on 54325, inbox on
+# http://localhost:54324 (next free ports if taken), and mailer autoconfirm defaults to off so sign-up
+# confirmations land there. Prints the API URL, DB URL, JWT secret, the anon / service_role keys and the
+# inbox URL, then runs the server in the foreground: Ctrl-C (or SIGTERM) stops it, the mail catcher and
+# the PostgreSQL this script started (never one it found already running).
 #
 # Options (env): AUTHSERVER_DLL=path/AuthServer.dll skips the build and runs that dll.
 set -euo pipefail
@@ -48,6 +51,7 @@ fi
 PG_DATA="$LOCAL/pg/data"
 STARTED_PG=""
 SERVER_PID=""
+CATCHER_PID=""
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     # Nothing may cut the clean-up short: a second Ctrl-C, a TERM, or a closed output pipe.
@@ -60,6 +64,11 @@ cleanup() {
         for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [[ -n "$CATCHER_PID" ]] && kill -0 "$CATCHER_PID" 2>/dev/null; then
+        echo "==> Stopping the mail catcher"
+        kill -TERM "$CATCHER_PID" 2>/dev/null || true
+        wait "$CATCHER_PID" 2>/dev/null || true
     fi
     if [[ -n "$STARTED_PG" ]]; then
         echo "==> Stopping PostgreSQL (.local/pg)"
@@ -98,6 +107,25 @@ export GOTRUE_JWT_SECRET PORT
 : "${GOTRUE_DB_DRIVER:=postgres}"
 : "${GOTRUE_JWT_AUD:=authenticated}"
 : "${GOTRUE_JWT_DEFAULT_GROUP_NAME:=authenticated}"
+INBOX_URL=""
+if [[ -z "${GOTRUE_SMTP_HOST:-}" ]]; then
+    if command -v node >/dev/null 2>&1; then
+        smtp_port=$(pg_free_port 54325)
+        inbox_port=$(pg_free_port 54324)
+        echo "==> Starting the mail catcher (SMTP 127.0.0.1:$smtp_port, inbox http://localhost:$inbox_port)"
+        node "$ROOT/scripts/lib/mailcatcher.mjs" --smtp-port "$smtp_port" --http-port "$inbox_port" >"$LOCAL/mailcatcher.log" 2>&1 &
+        CATCHER_PID=$!
+        GOTRUE_SMTP_HOST=127.0.0.1
+        GOTRUE_SMTP_PORT=$smtp_port
+        : "${GOTRUE_SMTP_ADMIN_EMAIL:=admin@localhost}"
+        : "${GOTRUE_SMTP_SENDER_NAME:=AuthServer}"
+        export GOTRUE_SMTP_HOST GOTRUE_SMTP_PORT GOTRUE_SMTP_ADMIN_EMAIL GOTRUE_SMTP_SENDER_NAME
+        INBOX_URL="http://localhost:$inbox_port"
+        : "${GOTRUE_MAILER_AUTOCONFIRM:=false}"
+    else
+        echo "warning: node not found, so no local inbox: emails are dropped and mailer autoconfirm stays on" >&2
+    fi
+fi
 : "${GOTRUE_MAILER_AUTOCONFIRM:=true}"
 export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
     GOTRUE_MAILER_AUTOCONFIRM
@@ -146,6 +174,7 @@ AuthServer is running.
       JWT secret: $GOTRUE_JWT_SECRET
         anon key: $ANON_KEY
 service_role key: $SERVICE_ROLE_KEY
+           inbox: ${INBOX_URL:-"(GOTRUE_SMTP_HOST=${GOTRUE_SMTP_HOST:-none})"}
 
   createClient('http://localhost:$PORT', '<anon key>')  — routes answer at / and under /auth/v1.
   Ctrl-C to stop.

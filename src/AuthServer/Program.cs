@@ -8,10 +8,17 @@ using AuthServer.Features.Logout;
 using AuthServer.Features.Profile;
 using AuthServer.Features.Disabled;
 using AuthServer.Features.Mfa;
+using AuthServer.Features.Invite;
+using AuthServer.Features.Otp;
+using AuthServer.Features.Reauthenticate;
+using AuthServer.Features.Recover;
+using AuthServer.Features.Resend;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
+using AuthServer.Features.Verify;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
@@ -28,6 +35,7 @@ DbEncryptionOptions dbEncryption;
 ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSessionOptions cookieOptions;
 MfaOptions mfaOptions;
 ExternalOptions external;
+MailerOptions mailerOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -43,6 +51,7 @@ try
     mfaOptions = MfaOptions.Load(env);
     UnbuiltFeatures.EnsureOff(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
+    mailerOptions = MailerOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -75,6 +84,8 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
+builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()
+    .AddHostedService<MailSender>().AddHttpClient();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
 builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
@@ -130,6 +141,12 @@ app.MapMfa();
 app.MapDisabledFeatures();
 app.MapExternal();
 app.MapIdentity();
+app.MapVerify();
+app.MapOtp();
+app.MapRecover();
+app.MapResend();
+app.MapReauthenticate();
+app.MapInvite();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

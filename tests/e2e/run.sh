@@ -6,8 +6,10 @@
 #   tests/e2e/run.sh signout.test.mjs                       # only some test files
 #
 # Self-contained: npm ci if node_modules is missing, a throwaway PostgreSQL on a free port in a temp
-# dir, the server on another free port (bcrypt cost 4, mailer autoconfirm on), `node --test`, and
-# everything torn down on exit. Exit code = the test run's. KEEP_E2E_TMP=1 keeps the temp dir.
+# dir, a mail catcher (scripts/lib/mailcatcher.mjs), the server on another free port (bcrypt cost 4,
+# mailer autoconfirm on) and a second instance on the same database with autoconfirm off for the email
+# flows (two instances also exercise the shared mail outbox), `node --test`, and everything torn down
+# on exit. Exit code = the test run's. KEEP_E2E_TMP=1 keeps the temp dir.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/../../scripts/lib
 
@@ -25,7 +27,8 @@ for tool in node npm; do
 done
 pg_require_binaries
 
-if [[ ! -d "$HERE/node_modules/@supabase/supabase-js" ]]; then
+# npm ci when node_modules is missing or older than the lockfile (npm keeps its own copy in it).
+if [[ ! -d "$HERE/node_modules/@supabase/supabase-js" || "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
     log "npm ci"
     (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -33,22 +36,23 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/authserver-e2e.XXXXXX")
 chmod 755 "$WORK"
 SERVER_PID=""
+MAIL_SERVER_PID=""
 ISSUER_PID=""
+CATCHER_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
-    # Nothing may cut the clean-up short: a second Ctrl-C, a TERM, or a closed output pipe.
-    trap "" INT TERM PIPE
-    set +e
+    trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$ISSUER_PID" ]]; then kill -TERM "$ISSUER_PID" 2>/dev/null || true; wait "$ISSUER_PID" 2>/dev/null || true; fi
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     pg_stop "$PG_DATA"
     if [[ -n "${KEEP_E2E_TMP:-}" ]]; then
         log "kept $WORK"
@@ -58,7 +62,6 @@ cleanup() {
     exit "$code"
 }
 trap cleanup EXIT
-trap '' PIPE # a closed output pipe: writes fail, set -e exits, and cleanup still runs
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -83,6 +86,18 @@ while IFS= read -r name; do
     unset "$name"
 done < <(compgen -e | grep -E '^(GOTRUE_|ASPNETCORE_URLS$|ASPNETCORE_HTTP_PORTS$|DOTNET_URLS$|DATABASE_URL$|API_EXTERNAL_URL$|PORT$|DB_NAMESPACE$|REQUEST_ID_HEADER$)' || true)
 
+API_PORT=$(pg_free_port "")
+MAIL_API_PORT=$(pg_free_port "")
+SMTP_PORT=$(pg_free_port "")
+INBOX_PORT=$(pg_free_port "")
+JWT_SECRET=$(new_jwt_secret)
+API_URL="http://127.0.0.1:$API_PORT"
+MAIL_API_URL="http://127.0.0.1:$MAIL_API_PORT"
+INBOX_URL="http://127.0.0.1:$INBOX_PORT"
+SERVER_LOG="$WORK/server.log"
+MAIL_SERVER_LOG="$WORK/server-mail.log"
+DB_URL=$(pg_url "$PG_PORT")
+
 # A local OIDC issuer standing in for Google and Apple (tests sign ID tokens through it).
 ISSUER_PORT=$(pg_free_port "")
 ISSUER_URL="http://127.0.0.1:$ISSUER_PORT"
@@ -95,67 +110,88 @@ for _ in $(seq 1 50); do
 done
 log "OIDC issuer on $ISSUER_URL"
 
-API_PORT=$(pg_free_port "")
-JWT_SECRET=$(new_jwt_secret)
-API_URL="http://127.0.0.1:$API_PORT"
-SERVER_LOG="$WORK/server.log"
-log "AuthServer on $API_URL ($DLL)"
-DB_URL=$(pg_url "$PG_PORT")
-(
-    cd "$WORK" # no stray .env from the caller's directory
-    export GOTRUE_JWT_SECRET="$JWT_SECRET" \
-        GOTRUE_SITE_URL="http://localhost:3000" \
-        API_EXTERNAL_URL="$API_URL" \
-        GOTRUE_DB_DRIVER=postgres \
-        DATABASE_URL="$DB_URL" \
-        GOTRUE_API_HOST=127.0.0.1 \
-        PORT="$API_PORT" \
-        GOTRUE_JWT_AUD=authenticated \
-        GOTRUE_JWT_DEFAULT_GROUP_NAME=authenticated \
-        GOTRUE_JWT_ADMIN_ROLES=service_role \
-        GOTRUE_MAILER_AUTOCONFIRM=true \
-        GOTRUE_PASSWORD_HASH_COST=4 \
-        GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED=true \
-        GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL=0 \
-        GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED=true \
-        GOTRUE_SECURITY_MANUAL_LINKING_ENABLED=true \
-        GOTRUE_EXTERNAL_GOOGLE_ENABLED=true \
-        GOTRUE_EXTERNAL_GOOGLE_CLIENT_ID=oauth-client,google-ios-client \
-        GOTRUE_EXTERNAL_GOOGLE_SECRET=oauth-secret \
-        GOTRUE_EXTERNAL_GOOGLE_ISSUER="$ISSUER_URL" \
-        GOTRUE_EXTERNAL_APPLE_ENABLED=true \
-        GOTRUE_EXTERNAL_APPLE_CLIENT_ID=com.example.web \
-        GOTRUE_EXTERNAL_APPLE_SECRET=apple-secret \
-        GOTRUE_EXTERNAL_APPLE_ISSUER="$ISSUER_URL" \
-        GOTRUE_EXTERNAL_IOS_BUNDLE_ID=com.example.ios
-    exec dotnet "$DLL"
-) >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
 
-healthy=""
-deadline=$((SECONDS + 60))
-while ((SECONDS < deadline)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        break
-    fi
-    if node -e '
-fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
-  .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));' "$API_URL/health"; then
-        healthy=1
-        break
-    fi
-    sleep 0.5
+log "mail catcher: SMTP 127.0.0.1:$SMTP_PORT, inbox $INBOX_URL"
+node "$ROOT/scripts/lib/mailcatcher.mjs" --smtp-port "$SMTP_PORT" --http-port "$INBOX_PORT" >"$WORK/mailcatcher.log" 2>&1 &
+CATCHER_PID=$!
+
+# Templates that also print the OTP, as Supabase projects' templates do, so tests can type the code.
+mkdir -p "$WORK/templates"
+for kind in CONFIRMATION INVITE RECOVERY MAGIC_LINK EMAIL_CHANGE; do
+    printf '<p>%s</p><p>code: {{ .Token }}</p><a href="{{ .ConfirmationURL }}">link</a>\n' "$kind" >"$WORK/templates/$kind.html"
 done
-if [[ -z "$healthy" ]]; then
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "[e2e] AuthServer did not answer GET $API_URL/health with 200 within 60 s. Server log:" >&2
+
+start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
+    (
+        cd "$WORK" # no stray .env from the caller's directory
+        export GOTRUE_JWT_SECRET="$JWT_SECRET" \
+            GOTRUE_SITE_URL="http://localhost:3000" \
+            API_EXTERNAL_URL="http://127.0.0.1:$1" \
+            GOTRUE_DB_DRIVER=postgres \
+            DATABASE_URL="$DB_URL" \
+            GOTRUE_API_HOST=127.0.0.1 \
+            PORT="$1" \
+            GOTRUE_JWT_AUD=authenticated \
+            GOTRUE_JWT_DEFAULT_GROUP_NAME=authenticated \
+            GOTRUE_JWT_ADMIN_ROLES=service_role \
+            GOTRUE_MAILER_AUTOCONFIRM="$2" \
+            GOTRUE_PASSWORD_HASH_COST=4 \
+            GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED=true \
+            GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL=0 \
+            GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED=true \
+            GOTRUE_SECURITY_MANUAL_LINKING_ENABLED=true \
+            GOTRUE_EXTERNAL_GOOGLE_ENABLED=true \
+            GOTRUE_EXTERNAL_GOOGLE_CLIENT_ID=oauth-client,google-ios-client \
+            GOTRUE_EXTERNAL_GOOGLE_SECRET=oauth-secret \
+            GOTRUE_EXTERNAL_GOOGLE_ISSUER="$ISSUER_URL" \
+            GOTRUE_EXTERNAL_APPLE_ENABLED=true \
+            GOTRUE_EXTERNAL_APPLE_CLIENT_ID=com.example.web \
+            GOTRUE_EXTERNAL_APPLE_SECRET=apple-secret \
+            GOTRUE_EXTERNAL_APPLE_ISSUER="$ISSUER_URL" \
+            GOTRUE_EXTERNAL_IOS_BUNDLE_ID=com.example.ios \
+            GOTRUE_SMTP_HOST=127.0.0.1 \
+            GOTRUE_SMTP_PORT="$SMTP_PORT" \
+            GOTRUE_SMTP_ADMIN_EMAIL=admin@example.com \
+            GOTRUE_SMTP_SENDER_NAME=AuthServer \
+            GOTRUE_SMTP_MAX_FREQUENCY=1s \
+            GOTRUE_MAILER_TEMPLATES_CONFIRMATION="$WORK/templates/CONFIRMATION.html" \
+            GOTRUE_MAILER_TEMPLATES_INVITE="$WORK/templates/INVITE.html" \
+            GOTRUE_MAILER_TEMPLATES_RECOVERY="$WORK/templates/RECOVERY.html" \
+            GOTRUE_MAILER_TEMPLATES_MAGIC_LINK="$WORK/templates/MAGIC_LINK.html" \
+            GOTRUE_MAILER_TEMPLATES_EMAIL_CHANGE="$WORK/templates/EMAIL_CHANGE.html"
+        exec dotnet "$DLL"
+    ) >"$3" 2>&1 &
+    echo $!
+}
+
+wait_healthy() { # wait_healthy PID URL LOG
+    local deadline=$((SECONDS + 60))
+    while ((SECONDS < deadline)); do
+        kill -0 "$1" 2>/dev/null || break
+        if node -e '
+fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
+  .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1));' "$2/health"; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        echo "[e2e] AuthServer did not answer GET $2/health with 200 within 60 s. Server log:" >&2
     else
-        echo "[e2e] AuthServer exited before answering GET $API_URL/health. Server log:" >&2
+        echo "[e2e] AuthServer exited before answering GET $2/health. Server log:" >&2
     fi
-    cat "$SERVER_LOG" >&2
-    exit 1
-fi
-log "server healthy"
+    cat "$3" >&2
+    return 1
+}
+
+log "AuthServer on $API_URL ($DLL)"
+SERVER_PID=$(start_server "$API_PORT" true "$SERVER_LOG")
+wait_healthy "$SERVER_PID" "$API_URL" "$SERVER_LOG" || exit 1
+# Started after the first one has migrated the database.
+log "AuthServer (mailer autoconfirm off) on $MAIL_API_URL"
+MAIL_SERVER_PID=$(start_server "$MAIL_API_PORT" false "$MAIL_SERVER_LOG")
+wait_healthy "$MAIL_SERVER_PID" "$MAIL_API_URL" "$MAIL_SERVER_LOG" || exit 1
+log "servers healthy"
 
 # 4. Tests.
 ANON_KEY=$(mint_api_key anon "$JWT_SECRET")
@@ -167,6 +203,8 @@ set +e
         SUPABASE_ANON_KEY="$ANON_KEY" \
         SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
         SUPABASE_JWT_SECRET="$JWT_SECRET" \
+        SUPABASE_MAIL_URL="$MAIL_API_URL" \
+        MAILCATCHER_URL="$INBOX_URL" \
         OIDC_ISSUER_URL="$ISSUER_URL"
     # A hung request fails its test after 60 s instead of hanging the run.
     if (($# > 0)); then
@@ -179,7 +217,8 @@ status=$?
 set -e
 
 if ((status != 0)); then
-    echo "[e2e] tests failed (exit $status); last 100 lines of the server log:" >&2
+    echo "[e2e] tests failed (exit $status); last 100 lines of the server logs:" >&2
     tail -n 100 "$SERVER_LOG" >&2
+    tail -n 100 "$MAIL_SERVER_LOG" >&2
 fi
 exit "$status"

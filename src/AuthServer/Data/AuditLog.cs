@@ -20,11 +20,14 @@ internal static class AuditAction
     public const string FactorUnenrolled = "factor_unenrolled";
     public const string ChallengeCreated = "challenge_created";
     public const string VerificationAttempted = "verification_attempted";
+    public const string UserRecoveryRequested = "user_recovery_requested";
+    public const string UserReauthenticateRequested = "user_reauthenticate_requested";
+    public const string UserInvited = "user_invited";
 
     public static string LogType(string action) => action switch
     {
         Login or Logout => "account",
-        UserSignedUp => "team",
+        UserSignedUp or UserInvited => "team",
         TokenRevoked or TokenRefreshed => "token",
         FactorInProgress or FactorUnenrolled or ChallengeCreated or VerificationAttempted => "factor",
         _ => "user",

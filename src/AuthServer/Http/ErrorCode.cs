@@ -65,4 +65,11 @@ internal static class ErrorCode
     public const string BadOAuthCallback = "bad_oauth_callback";
     public const string FlowStateAlreadyUsed = "flow_state_already_used";
     public const string InviteNotFound = "invite_not_found";
+    public const string OtpExpired = "otp_expired";
+    public const string OtpDisabled = "otp_disabled";
+    public const string FlowStateNotFound = "flow_state_not_found";
+    public const string FlowStateExpired = "flow_state_expired";
+    public const string BadCodeVerifier = "bad_code_verifier";
+    public const string ReauthenticationNeeded = "reauthentication_needed";
+    public const string ReauthenticationNotValid = "reauthentication_not_valid";
 }

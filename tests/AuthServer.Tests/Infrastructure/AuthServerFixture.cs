@@ -28,6 +28,9 @@ public class AuthServerFixture : IAsyncLifetime
     Factory? factory;
 
     public TestClock Clock { get; } = new();
+
+    /// <summary>The loopback SMTP server the server delivers mail to (GOTRUE_SMTP_HOST/PORT point here).</summary>
+    public SmtpCatcher Mail { get; } = new();
     public Db Db { get; private set; } = null!;
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -51,8 +54,12 @@ public class AuthServerFixture : IAsyncLifetime
         var connectionString = await CreateDatabaseAsync();
         Db = new Db(connectionString);
 
+        Mail.Start();
         var settings = new Dictionary<string, string>
         {
+            ["GOTRUE_SMTP_HOST"] = "127.0.0.1",
+            ["GOTRUE_SMTP_PORT"] = Mail.Port.ToString(),
+            ["GOTRUE_SMTP_ADMIN_EMAIL"] = "admin@example.com",
             ["GOTRUE_JWT_SECRET"] = JwtSecret,
             ["GOTRUE_SITE_URL"] = "http://localhost:3000",
             ["API_EXTERNAL_URL"] = "http://localhost:9999",
@@ -76,6 +83,7 @@ public class AuthServerFixture : IAsyncLifetime
     {
         if (factory is not null)
             await factory.DisposeAsync();
+        await Mail.DisposeAsync();
         handler.Dispose();
     }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
@@ -15,12 +16,13 @@ internal static class SignupEndpoints
 {
     public static void MapSignup(this IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync);
 
-    internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel);
+    internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel,
+        string? CodeChallenge, string? CodeChallengeMethod);
 
     static readonly TimeSpan MailMaxFrequency = TimeSpan.FromMinutes(1);
 
     static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, AuthOptions auth, JwtOptions jwt,
-        Passwords passwords, SessionIssuer sessions, TimeProvider clock, CancellationToken ct)
+        Passwords passwords, SessionIssuer sessions, Mailer mailer, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<SignupRequest>(http.Request, ct);
         var now = clock.GetUtcNow().UtcDateTime;
@@ -41,6 +43,9 @@ internal static class SignupEndpoints
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid channel: " + body.Channel);
 
         var provider = string.IsNullOrEmpty(body.Email) ? "phone" : "email";
+        if (provider == "phone" && !string.IsNullOrEmpty(body.CodeChallenge))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "PKCE not supported for phone signups");
+        var pkce = PkceParams.From(body.CodeChallenge, body.CodeChallengeMethod);
         string? email = null, phone = null;
         if (provider == "email")
         {
@@ -107,18 +112,31 @@ internal static class SignupEndpoints
             return Results.Json(session, Json.Options);
         }
 
+        if (provider == "email")
+        {
+            // GoTrue signup.go: audit, PKCE flow, then the confirmation mail (queued in this transaction).
+            var locked = (await MailQueries.LockUserAsync(conn, userId, ct))!;
+            await AuditLog.WriteAsync(conn, locked, AuditAction.UserConfirmationRequested, ip, now, ct);
+            if (pkce is not null) await FlowStates.CreateAsync(conn, userId, pkce, "email", "email/signup", now, ct);
+            await mailer.SendConfirmationAsync(conn, locked, pkce is not null, mailer.Links(http), now, ct);
+            var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;
+            await tx.CommitAsync(ct);
+            mailer.Outbox.Notify();
+            return Results.Json(UserJson.From(created.User, created.Identities), Json.Options);
+        }
+
         var user = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
         var lastSent = user.ConfirmationSentAt;
         if (lastSent is { } sent && now - DateTime.SpecifyKind(sent, DateTimeKind.Utc) < MailMaxFrequency)
         {
             var wait = (int)Math.Ceiling((MailMaxFrequency - (now - DateTime.SpecifyKind(sent, DateTimeKind.Utc))).TotalSeconds);
-            throw new ApiError(429, provider == "email" ? ErrorCode.OverEmailSendRateLimit : ErrorCode.OverSmsSendRateLimit,
+            throw new ApiError(429, ErrorCode.OverSmsSendRateLimit,
                 $"For security purposes, you can only request this after {wait} seconds.");
         }
-        // The confirmation message itself is sent by the mail/SMS issue (#3); until a mailer is configured
-        // the token is stored and nothing is sent, as GoTrue does with no SMTP host (its no-op mailer).
+        // Phone: the SMS itself is sent by the SMS issue; until then the token is stored and nothing is sent,
+        // as GoTrue does with no SMS provider.
         var otp = TokenHashes.NewOtp();
-        var relatesTo = email ?? phone!;
+        var relatesTo = phone!;
         var tokenHash = TokenHashes.Of(relatesTo, otp);
         await SignupQueries.SetConfirmationTokenAsync(conn, userId, tokenHash, relatesTo, now, ct);
         var result = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;

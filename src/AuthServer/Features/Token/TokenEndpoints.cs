@@ -17,6 +17,7 @@ internal static class TokenEndpoints
             // GoTrue web3.go: with every Web3 chain off, before the body is read. Web3 is not built (#6).
             "web3" => throw ApiError.Unprocessable(ErrorCode.Web3ProviderDisabled, "Web3 provider is disabled"),
             "id_token" => IdTokenGrant.HandleAsync(http, ct),
+            "pkce" => PkceGrant.HandleAsync(http, ct),
             _ => throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "unsupported_grant_type"),
         };
     }

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Verify;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using Npgsql;
 
@@ -17,7 +19,8 @@ internal static class UserEndpoints
     }
 
     internal sealed record UpdateUserRequest(string? Email, string? Password, string? CurrentPassword, string? Nonce,
-        JsonObject? Data, JsonObject? AppMetadata, string? Phone, string? Channel);
+        JsonObject? Data, JsonObject? AppMetadata, string? Phone, string? Channel, string? CodeChallenge,
+        string? CodeChallengeMethod);
 
     static IResult GetUser(HttpContext http, AuthUser auth)
     {
@@ -29,9 +32,11 @@ internal static class UserEndpoints
     }
 
     static async Task<IResult> UpdateUserAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, JwtOptions jwt,
-        AuthOptions authOptions, PasswordOptions passwordOptions, Passwords passwords, TimeProvider clock, CancellationToken ct)
+        AuthOptions authOptions, PasswordOptions passwordOptions, Passwords passwords, Mailer mailer,
+        MailerOptions mailerOptions, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<UpdateUserRequest>(http.Request, ct);
+        var pkce = PkceParams.From(body.CodeChallenge, body.CodeChallengeMethod);
         var user = auth.User;
         var now = clock.GetUtcNow().UtcDateTime;
 
@@ -79,18 +84,25 @@ internal static class UserEndpoints
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var ip = ClientInfo.Ip(http);
+        var mailQueued = false;
+        // First, before any write: a rejected nonce commits only its attempt count.
+        if (newHash is not null && mailerOptions.UpdatePasswordRequireReauthentication)
+            await ReauthenticationCheck.EnsureAsync(conn, tx, user, auth.SessionId, body.Nonce, mailerOptions, now, ct);
 
         if (email is not null && email != user.Email)
         {
             if (await UserQueries.FindByEmailAsync(conn, email, user.Aud ?? jwt.Aud, ct) is not null)
                 throw ApiError.Unprocessable(ErrorCode.EmailExists, "A user with this email address has already been registered");
-            // Anonymous + autoconfirm: applied at once, the user becomes permanent (issue #4).
             if (user.IsAnonymous && authOptions.MailerAutoconfirm)
-                await Identity.AnonymousUpgrade.ApplyEmailAsync(conn, user, email, now, ct);
-            // Confirmation links for an email change arrive with the email issue (#3); until then the
-            // change is recorded as pending (`new_email`), which is what GoTrue shows before confirming.
+                // An anonymous user adding an email with autoconfirm on is like a sign-up (GoTrue user.go).
+                await VerifyQueries.ApplyEmailChangeAsync(conn, user.Id, email, now, ct);
             else
-                await UserUpdateQueries.SetPendingEmailAsync(conn, user.Id, email, now, ct);
+            {
+                var locked = (await MailQueries.LockUserAsync(conn, user.Id, ct))!;
+                if (pkce is not null) await FlowStates.CreateAsync(conn, user.Id, pkce, "email_change", "email_change", now, ct);
+                await mailer.SendEmailChangeAsync(conn, locked, email, pkce is not null, mailer.Links(http), now, ct);
+                mailQueued = true;
+            }
         }
         if (phone is not null && phone != user.Phone)
         {
@@ -111,6 +123,7 @@ internal static class UserEndpoints
         await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
         var updated = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value;
         await tx.CommitAsync(ct);
+        if (mailQueued) mailer.Outbox.Notify();
         return Results.Json(UserJson.From(updated.User, updated.Identities, auth.Factors), Json.Options);
     }
 

@@ -1,0 +1,104 @@
+using System.Text.Json;
+
+namespace AuthServer.Config;
+
+/// <summary>SMTP, mail templates, email OTPs and links, email-change and PKCE settings (config.md §4, §6, §7).</summary>
+internal sealed class MailerOptions
+{
+    /// <summary>`GOTRUE_SMTP_HOST`: empty = no SMTP server; mail is queued but never delivered (GoTrue's no-op mailer).</summary>
+    public string SmtpHost { get; init; } = "";
+    /// <summary>`GOTRUE_SMTP_PORT` (587). Port 465 uses TLS on connect, others STARTTLS when offered.</summary>
+    public int SmtpPort { get; init; } = 587;
+    /// <summary>`GOTRUE_SMTP_USER`.</summary>
+    public string SmtpUser { get; init; } = "";
+    /// <summary>`GOTRUE_SMTP_PASS` (never logged).</summary>
+    public string SmtpPass { get; init; } = "";
+    /// <summary>`GOTRUE_SMTP_ADMIN_EMAIL`: the From address.</summary>
+    public string AdminEmail { get; init; } = "";
+    /// <summary>`GOTRUE_SMTP_SENDER_NAME`: the From display name.</summary>
+    public string SenderName { get; init; } = "";
+    /// <summary>`GOTRUE_SMTP_HEADERS`: JSON map of header → values; `$messageType` is replaced by the mail type.</summary>
+    public IReadOnlyDictionary<string, string[]> Headers { get; init; } = new Dictionary<string, string[]>();
+    /// <summary>`GOTRUE_SMTP_MAX_FREQUENCY` (1m; 0 → 1m): per user and kind, the minimum interval between mails.</summary>
+    public TimeSpan MaxFrequency { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>`GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED` (true): an email change is confirmed from both addresses.</summary>
+    public bool SecureEmailChangeEnabled { get; init; } = true;
+    /// <summary>`GOTRUE_MAILER_OTP_EXP` (86400 s; 0 → 86400): lifetime of email OTPs and links.</summary>
+    public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(86400);
+    /// <summary>`GOTRUE_MAILER_OTP_LENGTH` (6; outside 6–10 → 6).</summary>
+    public int OtpLength { get; init; } = 6;
+    /// <summary>`GOTRUE_MAILER_URLPATHS_CONFIRMATION` / `_INVITE` / `_RECOVERY` / `_EMAIL_CHANGE` (`/verify`), resolved against API_EXTERNAL_URL like Go's `URL.ResolveReference`.</summary>
+    public string ConfirmationPath { get; init; } = "/verify";
+    public string InvitePath { get; init; } = "/verify";
+    public string RecoveryPath { get; init; } = "/verify";
+    public string EmailChangePath { get; init; } = "/verify";
+    /// <summary>`GOTRUE_MAILER_SUBJECTS_<KIND>` by template kind (`confirmation`, `invite`, `recovery`, `magic_link`, `email_change`, `reauthentication`).</summary>
+    public IReadOnlyDictionary<string, string> Subjects { get; init; } = new Dictionary<string, string>();
+    /// <summary>`GOTRUE_MAILER_TEMPLATES_<KIND>`: an http(s) URL (a path is relative to the site URL, as GoTrue) or a local file path.</summary>
+    public IReadOnlyDictionary<string, string> Templates { get; init; } = new Dictionary<string, string>();
+    /// <summary>`GOTRUE_MAILER_EXTERNAL_HOSTS`: hosts accepted from X-Forwarded-Host/Host as the base of email links.</summary>
+    public IReadOnlyList<string> ExternalHosts { get; init; } = [];
+
+    /// <summary>`GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED` (true).</summary>
+    public bool MagicLinkEnabled { get; init; } = true;
+    /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`: a password change from a session older than 24 h needs the reauthentication `nonce`.</summary>
+    public bool UpdatePasswordRequireReauthentication { get; init; }
+    /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
+    public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
+
+    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication"];
+
+    public static MailerOptions Load(EnvReader env)
+    {
+        var frequency = env.Duration("GOTRUE_SMTP_MAX_FREQUENCY");
+        var otpExp = env.Int("GOTRUE_MAILER_OTP_EXP", 86400, 0);
+        var otpLength = env.Int("GOTRUE_MAILER_OTP_LENGTH", 6);
+        var flowExpiry = env.Duration("GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION");
+        var subjects = new Dictionary<string, string>();
+        var templates = new Dictionary<string, string>();
+        foreach (var kind in Kinds)
+        {
+            if (env.String("GOTRUE_MAILER_SUBJECTS_" + kind.ToUpperInvariant()) is { } subject) subjects[kind] = subject;
+            if (env.String("GOTRUE_MAILER_TEMPLATES_" + kind.ToUpperInvariant()) is { } template) templates[kind] = template;
+        }
+        return new MailerOptions
+        {
+            SmtpHost = env.String("GOTRUE_SMTP_HOST") ?? "",
+            SmtpPort = env.Int("GOTRUE_SMTP_PORT", 587, 1, 65535),
+            SmtpUser = env.String("GOTRUE_SMTP_USER") ?? "",
+            SmtpPass = env.String("GOTRUE_SMTP_PASS") ?? "",
+            AdminEmail = env.String("GOTRUE_SMTP_ADMIN_EMAIL") ?? "",
+            SenderName = env.String("GOTRUE_SMTP_SENDER_NAME") ?? "",
+            Headers = ParseHeaders(env.String("GOTRUE_SMTP_HEADERS")),
+            MaxFrequency = frequency is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
+            SecureEmailChangeEnabled = env.Bool("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", true),
+            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? 86400 : otpExp),
+            OtpLength = otpLength is >= 6 and <= 10 ? otpLength : 6,
+            ConfirmationPath = env.String("GOTRUE_MAILER_URLPATHS_CONFIRMATION") ?? "/verify",
+            InvitePath = env.String("GOTRUE_MAILER_URLPATHS_INVITE") ?? "/verify",
+            RecoveryPath = env.String("GOTRUE_MAILER_URLPATHS_RECOVERY") ?? "/verify",
+            EmailChangePath = env.String("GOTRUE_MAILER_URLPATHS_EMAIL_CHANGE") ?? "/verify",
+            Subjects = subjects,
+            Templates = templates,
+            ExternalHosts = env.List("GOTRUE_MAILER_EXTERNAL_HOSTS"),
+            MagicLinkEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", true),
+            UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
+            FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),
+        };
+    }
+
+    static Dictionary<string, string[]> ParseHeaders(string? json)
+    {
+        if (json is null) return [];
+        try
+        {
+            return JsonSerializer.Deserialize<Dictionary<string, string[]>>(json)
+                ?? throw new ConfigException("GOTRUE_SMTP_HEADERS: expected a JSON object of string arrays");
+        }
+        catch (JsonException)
+        {
+            throw new ConfigException("GOTRUE_SMTP_HEADERS: not a JSON object of string arrays, e.g. {\"X-Tag\": [\"auth\"]}");
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using AuthServer.Config;
+
+namespace AuthServer.Mail;
+
+/// GoTrue's default subjects and bodies (internal/mailer/templatemailer/templatemailer.go) and the
+/// `GOTRUE_MAILER_SUBJECTS_*` / `GOTRUE_MAILER_TEMPLATES_*` overrides. A body override is an http(s) URL
+/// (a bare path is fetched relative to the site URL, as GoTrue does) or a local file. Loaded templates are
+/// cached for 10 minutes; one that fails to load, parse or render is logged and the default is used.
+internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttpClientFactory http, ILogger<MailTemplates> log,
+    TimeProvider clock)
+{
+    static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(10);
+    static readonly TimeSpan RetryInterval = TimeSpan.FromMinutes(1);
+
+    public static readonly IReadOnlyDictionary<string, string> DefaultSubjects = new Dictionary<string, string>
+    {
+        ["invite"] = "You've been invited",
+        ["confirmation"] = "Confirm your email address",
+        ["recovery"] = "Reset your password",
+        ["magic_link"] = "Your sign-in link",
+        ["email_change"] = "Confirm your new email address",
+        ["reauthentication"] = "{{ .Token }} is your verification code",
+    };
+
+    public static readonly IReadOnlyDictionary<string, string> DefaultBodies = new Dictionary<string, string>
+    {
+        ["invite"] = """
+            <h2>You've been invited</h2>
+
+            <p>You've been invited to create an account. Follow the link below to accept.</p>
+            <p><a href="{{ .ConfirmationURL }}">Accept invitation</a></p>
+            """,
+        ["confirmation"] = """
+            <h2>Confirm your email address</h2>
+
+            <p>Follow the link below to confirm this email address and finish signing up.</p>
+            <p><a href="{{ .ConfirmationURL }}">Confirm email address</a></p>
+
+            """,
+        ["recovery"] = """
+            <h2>Reset your password</h2>
+
+            <p>We received a request to reset your password. Follow the link below to choose a new one.</p>
+            <p><a href="{{ .ConfirmationURL }}">Reset password</a></p>
+            <p>If you didn't request this, you can safely ignore this email.</p>
+            """,
+        ["magic_link"] = """
+            <h2>Your sign-in link</h2>
+
+            <p>Follow the link below to sign in. This link expires shortly and can only be used once.</p>
+            <p><a href="{{ .ConfirmationURL }}">Sign in</a></p>
+            """,
+        ["email_change"] = """
+            <h2>Confirm your new email address</h2>
+
+            <p>Follow the link below to confirm {{ .NewEmail }} as your new email address.</p>
+            <p><a href="{{ .ConfirmationURL }}">Confirm new email address</a></p>
+            <p>If you didn't request this change, you can safely ignore this email.</p>
+            """,
+        ["reauthentication"] = """
+            <h2>Your verification code</h2>
+
+            <p>Use the code below to verify your identity. It expires shortly.</p>
+            <p>{{ .Token }}</p>
+            """,
+    };
+
+    sealed record Entry(GoTemplate? Body, DateTimeOffset LoadedAt, bool Failed);
+
+    readonly ConcurrentDictionary<string, Entry> bodies = new();
+
+    /// Subject and HTML body for one message. Never throws for template problems: defaults instead.
+    public async Task<(string Subject, string Body)> RenderAsync(string kind, JsonObject data, CancellationToken ct)
+    {
+        var values = new Dictionary<string, object?>();
+        foreach (var (key, value) in data)
+            values[key] = value is JsonValue v && v.TryGetValue<string>(out var s) ? s : value;
+
+        string subject;
+        try
+        {
+            subject = options.Subjects.TryGetValue(kind, out var custom)
+                ? GoTemplate.Parse(custom).Render(values)
+                : GoTemplate.Parse(DefaultSubjects[kind]).Render(values);
+        }
+        catch (TemplateException e)
+        {
+            log.LogError("GOTRUE_MAILER_SUBJECTS_{Kind} failed ({Reason}); using the default subject", kind.ToUpperInvariant(), e.Message);
+            subject = GoTemplate.Parse(DefaultSubjects[kind]).Render(values);
+        }
+
+        var template = await BodyTemplateAsync(kind, ct);
+        if (template is not null)
+        {
+            try { return (subject, template.Render(values)); }
+            catch (TemplateException e)
+            {
+                log.LogError("GOTRUE_MAILER_TEMPLATES_{Kind} failed to render ({Reason}); using the default template",
+                    kind.ToUpperInvariant(), e.Message);
+            }
+        }
+        return (subject, GoTemplate.Parse(DefaultBodies[kind]).Render(values));
+    }
+
+    async Task<GoTemplate?> BodyTemplateAsync(string kind, CancellationToken ct)
+    {
+        if (!options.Templates.TryGetValue(kind, out var source)) return null;
+        var now = clock.GetUtcNow();
+        if (bodies.TryGetValue(kind, out var cached) &&
+            now - cached.LoadedAt < (cached.Failed ? RetryInterval : MaxAge))
+            return cached.Body;
+        try
+        {
+            string text;
+            if (source.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
+                source.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+                text = await FetchAsync(source, ct);
+            else if (File.Exists(source))
+                text = await File.ReadAllTextAsync(source, ct);
+            else
+                text = await FetchAsync(api.SiteUrl + source, ct);
+            var parsed = GoTemplate.Parse(text);
+            bodies[kind] = new Entry(parsed, now, false);
+            return parsed;
+        }
+        catch (Exception e) when (e is HttpRequestException or TemplateException or IOException or TaskCanceledException
+                                      or UriFormatException or UnauthorizedAccessException)
+        {
+            log.LogError("GOTRUE_MAILER_TEMPLATES_{Kind} could not be loaded ({Reason}); using the previous or default template",
+                kind.ToUpperInvariant(), e.Message);
+            var previous = cached?.Body;
+            bodies[kind] = new Entry(previous, now, true);
+            return previous;
+        }
+    }
+
+    async Task<string> FetchAsync(string url, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        using var response = await http.CreateClient(nameof(MailTemplates)).GetAsync(url, timeout.Token);
+        if (response.StatusCode != System.Net.HttpStatusCode.OK)
+            throw new HttpRequestException($"GET {url}: status code {(int)response.StatusCode}");
+        var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+        return System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 1 << 20));
+    }
+}
