@@ -1,20 +1,31 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Admin;
 using AuthServer.Features.Health;
+using AuthServer.Features.Jwks;
 using AuthServer.Features.Logout;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
+using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
+
+if (args is ["generate-jwk", ..])
+{
+    // Key tooling, not a server run: print a private JWK for GOTRUE_JWT_KEYS (README "Signing keys").
+    Console.WriteLine(JwkGenerator.Generate(args.Length > 1 ? args[1] : "ES256"));
+    return 0;
+}
 
 var builder = WebApplication.CreateBuilder(args);
 
 // Configuration is GoTrue's environment variables; a bad value stops the boot naming the variable.
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
+SigningKeys signingKeys; HookOptions hooks;
 try
 {
     api = ApiOptions.Load(env);
@@ -23,6 +34,8 @@ try
     auth = AuthOptions.Load(env);
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
+    signingKeys = SigningKeys.Load(env, jwt);
+    hooks = HookOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -36,7 +49,8 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
-    .AddSingleton(passwordOptions).AddSingleton(refreshOptions);
+    .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(signingKeys).AddSingleton(hooks);
+builder.Services.AddSingleton<HookRunner>();
 builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
@@ -68,6 +82,8 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
+app.MapJwks();
+app.MapAdmin();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

@@ -15,11 +15,15 @@ internal static class AuditAction
     public const string UserUpdatedPassword = "user_updated_password";
     public const string TokenRevoked = "token_revoked";
     public const string TokenRefreshed = "token_refreshed";
+    public const string UserDeleted = "user_deleted";
+    public const string FactorDeleted = "factor_deleted";
+    public const string FactorUpdated = "factor_updated";
 
     public static string LogType(string action) => action switch
     {
         Login or Logout => "account",
-        UserSignedUp => "team",
+        UserSignedUp or UserDeleted => "team",
+        FactorDeleted or FactorUpdated => "factor",
         TokenRevoked or TokenRefreshed => "token",
         _ => "user",
     };

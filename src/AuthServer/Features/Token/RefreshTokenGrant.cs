@@ -82,9 +82,11 @@ internal static partial class RefreshTokenGrant
         {
             issued = await RefreshQueries.SwapAsync(conn, state.User, state.Token, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
         }
+        // Minted inside the transaction: a failing custom access token hook rolls the rotation back (GoTrue).
+        var response = await issuer.ResponseAsync(conn, state.User, state.Identities, session.Id, state.Amr, issued, now,
+            "token_refresh", ct);
         await tx.CommitAsync(ct);
 
-        var response = issuer.Response(state.User, state.Identities, session.Id, state.Amr, issued, now);
         ((JsonObject)response["user"]!)["last_sign_in_at"] = now;
         return Results.Json(response, Json.Options);
     }
