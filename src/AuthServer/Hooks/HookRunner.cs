@@ -67,6 +67,9 @@ internal sealed class HookRunner(HookOptions options, NpgsqlDataSource db, TimeP
             ["authentication_method"] = authenticationMethod,
         };
         var output = await RunAsync(options.CustomAccessToken, conn, input, ct);
+        // GoTrue decodes the answer into `{claims map}`: claims of another JSON type fail the decoding.
+        if (output["claims"] is JsonValue or JsonArray)
+            throw ApiError.Internal("Error running hook URI: " + options.CustomAccessToken.Uri);
         var problems = TokenClaimsSchema.Check(output["claims"]);
         if (problems.Count > 0)
         {
