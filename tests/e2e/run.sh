@@ -138,7 +138,9 @@ set +e
     export SUPABASE_URL="$API_URL" \
         SUPABASE_ANON_KEY="$ANON_KEY" \
         SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
-        SUPABASE_JWT_SECRET="$JWT_SECRET"
+        SUPABASE_JWT_SECRET="$JWT_SECRET" \
+        E2E_AUTHSERVER_DLL="$DLL" \
+        E2E_DATABASE_URL="$DB_URL"
     if (($# > 0)); then
         node --test "$@"
     else
