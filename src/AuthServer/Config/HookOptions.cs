@@ -72,12 +72,10 @@ internal sealed class HookOptions
 {
     public HookConfig CustomAccessToken { get; init; } = new() { Name = "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN" };
     public HookConfig PasswordVerificationAttempt { get; init; } = new() { Name = "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT" };
-    public HookConfig BeforeUserCreated { get; init; } = new() { Name = "GOTRUE_HOOK_BEFORE_USER_CREATED" };
 
     public static HookOptions Load(EnvReader env) => new()
     {
         CustomAccessToken = HookConfig.Load(env, "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN"),
         PasswordVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT"),
-        BeforeUserCreated = HookConfig.Load(env, "GOTRUE_HOOK_BEFORE_USER_CREATED"),
     };
 }

@@ -29,6 +29,7 @@ internal sealed class HookRunner(HookOptions options, NpgsqlDataSource db, TimeP
     };
 
     public HookOptions Options => options;
+    public NpgsqlDataSource DataSource => db;
 
     /// Runs the hook and checks the answer's `error` object. <paramref name="conn"/> is the caller's
     /// connection with its open transaction (pg hooks run inside it), or null to use a fresh one.

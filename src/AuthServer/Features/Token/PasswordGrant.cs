@@ -46,7 +46,10 @@ internal static class PasswordGrant
             throw ApiError.BadRequest(ErrorCode.UserBanned, "User is banned");
         // Release the connection during the ~80 ms hash check: the pool is for database work.
         await conn.CloseAsync();
-        if (!await passwords.VerifyAsync(password, user?.EncryptedPassword, ct) || user is null)
+        var valid = await passwords.VerifyAsync(password, user?.EncryptedPassword, ct);
+        if (user is not null)
+            await Hooks.PasswordVerificationHook.RunAsync(services.GetRequiredService<Hooks.HookRunner>(), user.Id, valid, ct);
+        if (!valid || user is null)
             throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
         if (hasEmail && user.EmailConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");
