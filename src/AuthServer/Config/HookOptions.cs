@@ -31,14 +31,14 @@ internal sealed partial class HookConfig
         switch (parsed.Scheme.ToLowerInvariant())
         {
             case "pg-functions":
-            {
-                var parts = parsed.AbsolutePath.Split('/');
-                if (parts.Length < 3) throw new ConfigException($"{name}_URI: URI path does not contain enough parts");
-                var (schema, function) = (parts[1], parts[2]);
-                if (!Identifier().IsMatch(schema) || !Identifier().IsMatch(function))
-                    throw new ConfigException($"{name}_URI: schema and function must be plain identifiers");
-                return new HookConfig { Name = name, Enabled = true, Uri = uri, PgFunction = $"\"{schema}\".\"{function}\"" };
-            }
+                {
+                    var parts = parsed.AbsolutePath.Split('/');
+                    if (parts.Length < 3) throw new ConfigException($"{name}_URI: URI path does not contain enough parts");
+                    var (schema, function) = (parts[1], parts[2]);
+                    if (!Identifier().IsMatch(schema) || !Identifier().IsMatch(function))
+                        throw new ConfigException($"{name}_URI: schema and function must be plain identifiers");
+                    return new HookConfig { Name = name, Enabled = true, Uri = uri, PgFunction = $"\"{schema}\".\"{function}\"" };
+                }
             case "http" when parsed.Host is not ("localhost" or "127.0.0.1" or "[::1]" or "::1" or "host.docker.internal"):
                 throw new ConfigException($"{name}_URI: only localhost, 127.0.0.1, and ::1 are supported with http");
             case "http" or "https":

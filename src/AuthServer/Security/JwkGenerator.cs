@@ -18,36 +18,44 @@ internal static class JwkGenerator
         switch (alg)
         {
             case "ES256":
-            {
-                using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                var p = ec.ExportParameters(true);
-                jwk = new JsonObject { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = B(p.Q.X), ["y"] = B(p.Q.Y), ["d"] = B(p.D) };
-                break;
-            }
+                {
+                    using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                    var p = ec.ExportParameters(true);
+                    jwk = new JsonObject { ["kty"] = "EC", ["crv"] = "P-256", ["x"] = B(p.Q.X), ["y"] = B(p.Q.Y), ["d"] = B(p.D) };
+                    break;
+                }
             case "RS256":
-            {
-                using var rsa = RSA.Create(2048);
-                var p = rsa.ExportParameters(true);
-                jwk = new JsonObject
                 {
-                    ["kty"] = "RSA", ["n"] = B(p.Modulus), ["e"] = B(p.Exponent), ["d"] = B(p.D), ["p"] = B(p.P),
-                    ["q"] = B(p.Q), ["dp"] = B(p.DP), ["dq"] = B(p.DQ), ["qi"] = B(p.InverseQ),
-                };
-                break;
-            }
+                    using var rsa = RSA.Create(2048);
+                    var p = rsa.ExportParameters(true);
+                    jwk = new JsonObject
+                    {
+                        ["kty"] = "RSA",
+                        ["n"] = B(p.Modulus),
+                        ["e"] = B(p.Exponent),
+                        ["d"] = B(p.D),
+                        ["p"] = B(p.P),
+                        ["q"] = B(p.Q),
+                        ["dp"] = B(p.DP),
+                        ["dq"] = B(p.DQ),
+                        ["qi"] = B(p.InverseQ),
+                    };
+                    break;
+                }
             case "EdDSA":
-            {
-                var generator = new Ed25519KeyPairGenerator();
-                generator.Init(new Ed25519KeyGenerationParameters(new SecureRandom()));
-                var pair = generator.GenerateKeyPair();
-                jwk = new JsonObject
                 {
-                    ["kty"] = "OKP", ["crv"] = "Ed25519",
-                    ["x"] = B(((Ed25519PublicKeyParameters)pair.Public).GetEncoded()),
-                    ["d"] = B(((Ed25519PrivateKeyParameters)pair.Private).GetEncoded()),
-                };
-                break;
-            }
+                    var generator = new Ed25519KeyPairGenerator();
+                    generator.Init(new Ed25519KeyGenerationParameters(new SecureRandom()));
+                    var pair = generator.GenerateKeyPair();
+                    jwk = new JsonObject
+                    {
+                        ["kty"] = "OKP",
+                        ["crv"] = "Ed25519",
+                        ["x"] = B(((Ed25519PublicKeyParameters)pair.Public).GetEncoded()),
+                        ["d"] = B(((Ed25519PrivateKeyParameters)pair.Private).GetEncoded()),
+                    };
+                    break;
+                }
             default:
                 throw new ArgumentException("algorithm must be ES256, RS256 or EdDSA");
         }

@@ -187,7 +187,10 @@ internal sealed class SigningKeys
             // Alphabetical, as GoTrue's jwx library writes JWKs; `use`/`key_ops` as jwk.go sets them.
             var all = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
             {
-                ["alg"] = alg, ["kty"] = kty, ["use"] = "sig", ["key_ops"] = new JsonArray("verify"),
+                ["alg"] = alg,
+                ["kty"] = kty,
+                ["use"] = "sig",
+                ["key_ops"] = new JsonArray("verify"),
             };
             if (kid.Length > 0) all["kid"] = kid;
             foreach (var (name, value) in fields) all[name] = value;
@@ -203,65 +206,77 @@ internal sealed class SigningKeys
                 case "oct":
                     return new JwtKey { Kid = kid, Alg = alg, Kty = kty, CanSign = canSign, Secret = Bytes("k") };
                 case "RSA":
-                {
-                    if (alg is not ("RS256" or "RS512"))
-                        throw new ConfigException($"GOTRUE_JWT_KEYS: RSA key {kid} has unsupported alg {alg} (RS256, RS512)");
-                    var parameters = new RSAParameters { Modulus = Bytes("n"), Exponent = Bytes("e") };
-                    if (Str("d") is not null)
                     {
-                        parameters.D = Bytes("d");
-                        parameters.P = Bytes("p"); parameters.Q = Bytes("q");
-                        parameters.DP = Bytes("dp"); parameters.DQ = Bytes("dq"); parameters.InverseQ = Bytes("qi");
+                        if (alg is not ("RS256" or "RS512"))
+                            throw new ConfigException($"GOTRUE_JWT_KEYS: RSA key {kid} has unsupported alg {alg} (RS256, RS512)");
+                        var parameters = new RSAParameters { Modulus = Bytes("n"), Exponent = Bytes("e") };
+                        if (Str("d") is not null)
+                        {
+                            parameters.D = Bytes("d");
+                            parameters.P = Bytes("p"); parameters.Q = Bytes("q");
+                            parameters.DP = Bytes("dp"); parameters.DQ = Bytes("dq"); parameters.InverseQ = Bytes("qi");
+                        }
+                        else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
+                        using (var probe = RSA.Create(parameters)) { } // rejects inconsistent parameters at boot
+                        return new JwtKey
+                        {
+                            Kid = kid,
+                            Alg = alg,
+                            Kty = kty,
+                            CanSign = canSign,
+                            Rsa = parameters,
+                            PublicJwk = PublicJwk(("n", Str("n")!), ("e", Str("e")!)),
+                        };
                     }
-                    else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
-                    using (var probe = RSA.Create(parameters)) { } // rejects inconsistent parameters at boot
-                    return new JwtKey
-                    {
-                        Kid = kid, Alg = alg, Kty = kty, CanSign = canSign, Rsa = parameters,
-                        PublicJwk = PublicJwk(("n", Str("n")!), ("e", Str("e")!)),
-                    };
-                }
                 case "EC":
-                {
-                    var curve = crv switch
                     {
-                        "P-256" => ECCurve.NamedCurves.nistP256,
-                        "P-384" => ECCurve.NamedCurves.nistP384,
-                        "P-521" => ECCurve.NamedCurves.nistP521,
-                        _ => throw new ConfigException($"GOTRUE_JWT_KEYS: EC key {kid} has unsupported crv {crv}"),
-                    };
-                    if ((alg, crv) is not (("ES256", "P-256") or ("ES512", "P-521")))
-                        throw new ConfigException($"GOTRUE_JWT_KEYS: EC key {kid}: alg {alg} does not fit crv {crv} (ES256/P-256, ES512/P-521)");
-                    var parameters = new ECParameters { Curve = curve, Q = new ECPoint { X = Bytes("x"), Y = Bytes("y") } };
-                    if (Str("d") is not null) parameters.D = Bytes("d");
-                    else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
-                    using (var probe = ECDsa.Create(parameters)) { }
-                    return new JwtKey
-                    {
-                        Kid = kid, Alg = alg, Kty = kty, CanSign = canSign, Ec = parameters,
-                        PublicJwk = PublicJwk(("crv", crv!), ("x", Str("x")!), ("y", Str("y")!)),
-                    };
-                }
-                case "OKP":
-                {
-                    if (crv != "Ed25519" || alg != "EdDSA")
-                        throw new ConfigException($"GOTRUE_JWT_KEYS: OKP key {kid} must be Ed25519 with alg EdDSA");
-                    var x = Bytes("x");
-                    Ed25519PrivateKeyParameters? priv = null;
-                    if (Str("d") is not null)
-                    {
-                        priv = new Ed25519PrivateKeyParameters(Bytes("d"));
-                        if (!priv.GeneratePublicKey().GetEncoded().AsSpan().SequenceEqual(x))
-                            throw new ConfigException($"GOTRUE_JWT_KEYS: OKP key {kid}: x does not match d");
+                        var curve = crv switch
+                        {
+                            "P-256" => ECCurve.NamedCurves.nistP256,
+                            "P-384" => ECCurve.NamedCurves.nistP384,
+                            "P-521" => ECCurve.NamedCurves.nistP521,
+                            _ => throw new ConfigException($"GOTRUE_JWT_KEYS: EC key {kid} has unsupported crv {crv}"),
+                        };
+                        if ((alg, crv) is not (("ES256", "P-256") or ("ES512", "P-521")))
+                            throw new ConfigException($"GOTRUE_JWT_KEYS: EC key {kid}: alg {alg} does not fit crv {crv} (ES256/P-256, ES512/P-521)");
+                        var parameters = new ECParameters { Curve = curve, Q = new ECPoint { X = Bytes("x"), Y = Bytes("y") } };
+                        if (Str("d") is not null) parameters.D = Bytes("d");
+                        else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
+                        using (var probe = ECDsa.Create(parameters)) { }
+                        return new JwtKey
+                        {
+                            Kid = kid,
+                            Alg = alg,
+                            Kty = kty,
+                            CanSign = canSign,
+                            Ec = parameters,
+                            PublicJwk = PublicJwk(("crv", crv!), ("x", Str("x")!), ("y", Str("y")!)),
+                        };
                     }
-                    else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
-                    return new JwtKey
+                case "OKP":
                     {
-                        Kid = kid, Alg = alg, Kty = kty, CanSign = canSign, EdPrivate = priv,
-                        EdPublic = new Ed25519PublicKeyParameters(x),
-                        PublicJwk = PublicJwk(("crv", crv), ("x", Str("x")!)),
-                    };
-                }
+                        if (crv != "Ed25519" || alg != "EdDSA")
+                            throw new ConfigException($"GOTRUE_JWT_KEYS: OKP key {kid} must be Ed25519 with alg EdDSA");
+                        var x = Bytes("x");
+                        Ed25519PrivateKeyParameters? priv = null;
+                        if (Str("d") is not null)
+                        {
+                            priv = new Ed25519PrivateKeyParameters(Bytes("d"));
+                            if (!priv.GeneratePublicKey().GetEncoded().AsSpan().SequenceEqual(x))
+                                throw new ConfigException($"GOTRUE_JWT_KEYS: OKP key {kid}: x does not match d");
+                        }
+                        else if (canSign) throw new ConfigException($"GOTRUE_JWT_KEYS: signing key {kid} has no private part");
+                        return new JwtKey
+                        {
+                            Kid = kid,
+                            Alg = alg,
+                            Kty = kty,
+                            CanSign = canSign,
+                            EdPrivate = priv,
+                            EdPublic = new Ed25519PublicKeyParameters(x),
+                            PublicJwk = PublicJwk(("crv", crv), ("x", Str("x")!)),
+                        };
+                    }
                 default:
                     throw new ConfigException($"GOTRUE_JWT_KEYS: unsupported kty {kty}");
             }

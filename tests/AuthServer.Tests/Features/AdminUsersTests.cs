@@ -161,8 +161,12 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
         var email = AuthServerFixture.NewEmail("Create").ToUpperInvariant();
         var user = await CreateAsync(new
         {
-            email, password = "admin-set-password", email_confirm = true, role = " editor ",
-            user_metadata = new { full_name = "Ada" }, app_metadata = new { plan = "pro", provider = "custom" },
+            email,
+            password = "admin-set-password",
+            email_confirm = true,
+            role = " editor ",
+            user_metadata = new { full_name = "Ada" },
+            app_metadata = new { plan = "pro", provider = "custom" },
         });
 
         var id = Guid.Parse((string)user["id"]!);
@@ -342,7 +346,7 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
     [InlineData("GET", "/admin/users/xyz/factors")]
     public async Task UserRoute_NonUuidId_Returns404ValidationFailed(string method, string path) =>
         await server.AssertErrorBothShapesAsync(c => c.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)
-            { Content = method == "GET" ? null : JsonContent.Create(new { }) }),
+        { Content = method == "GET" ? null : JsonContent.Create(new { }) }),
             404, "validation_failed", "user_id must be an UUID", bearer: ServiceKey);
 
     // ---- PUT /admin/users/{id} ----
@@ -358,7 +362,9 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
 
         var user = await server.OkJsonAsync(await client.PutAsJsonAsync($"/admin/users/{id}", new
         {
-            email = newEmail, email_confirm = true, role = "moderator",
+            email = newEmail,
+            email_confirm = true,
+            role = "moderator",
             user_metadata = new JsonObject { ["drop"] = null, ["added"] = "yes" },
             app_metadata = new { tier = 3 },
         }));
@@ -487,7 +493,7 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
         using var client = Admin();
 
         var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{id}")
-            { Content = JsonContent.Create(new { should_soft_delete = true }) });
+        { Content = JsonContent.Create(new { should_soft_delete = true }) });
         Assert.Equal("{}", await response.Content.ReadAsStringAsync());
 
         var user = await server.OkJsonAsync(await client.GetAsync($"/admin/users/{id}"));
@@ -509,7 +515,7 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
         await server.SignUpAsync(email, password);
         // A second soft delete is a no-op that still answers {}.
         var again = await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{id}")
-            { Content = JsonContent.Create(new { should_soft_delete = true }) });
+        { Content = JsonContent.Create(new { should_soft_delete = true }) });
         Assert.Equal("{}", await again.Content.ReadAsStringAsync());
     }
 
@@ -524,7 +530,7 @@ public sealed class AdminUsersTests(AuthServerFixture server) : IClassFixture<Au
         var (_, _, session) = await server.NewUserAsync("badbody");
         var id = (string)session["user"]!["id"]!;
         await server.AssertErrorBothShapesAsync(c => c.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{id}")
-            { Content = new StringContent("{nope", System.Text.Encoding.UTF8, "application/json") }), 400, "bad_json", bearer: ServiceKey);
+        { Content = new StringContent("{nope", System.Text.Encoding.UTF8, "application/json") }), 400, "bad_json", bearer: ServiceKey);
         Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.users where id = @id::uuid", new { id }));
     }
 }

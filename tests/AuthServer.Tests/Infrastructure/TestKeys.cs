@@ -22,8 +22,14 @@ public static class TestKeys
         var p = key.ExportParameters(true);
         return new JsonObject
         {
-            ["kty"] = "EC", ["crv"] = "P-256", ["x"] = B64(p.Q.X!), ["y"] = B64(p.Q.Y!), ["d"] = B64(p.D!),
-            ["kid"] = kid, ["alg"] = "ES256", ["key_ops"] = sign ? new JsonArray("sign", "verify") : new JsonArray("verify"),
+            ["kty"] = "EC",
+            ["crv"] = "P-256",
+            ["x"] = B64(p.Q.X!),
+            ["y"] = B64(p.Q.Y!),
+            ["d"] = B64(p.D!),
+            ["kid"] = kid,
+            ["alg"] = "ES256",
+            ["key_ops"] = sign ? new JsonArray("sign", "verify") : new JsonArray("verify"),
         };
     }
 
@@ -32,9 +38,18 @@ public static class TestKeys
         var p = key.ExportParameters(true);
         return new JsonObject
         {
-            ["kty"] = "RSA", ["n"] = B64(p.Modulus!), ["e"] = B64(p.Exponent!), ["d"] = B64(p.D!), ["p"] = B64(p.P!),
-            ["q"] = B64(p.Q!), ["dp"] = B64(p.DP!), ["dq"] = B64(p.DQ!), ["qi"] = B64(p.InverseQ!),
-            ["kid"] = kid, ["alg"] = "RS256", ["key_ops"] = sign ? new JsonArray("sign", "verify") : new JsonArray("verify"),
+            ["kty"] = "RSA",
+            ["n"] = B64(p.Modulus!),
+            ["e"] = B64(p.Exponent!),
+            ["d"] = B64(p.D!),
+            ["p"] = B64(p.P!),
+            ["q"] = B64(p.Q!),
+            ["dp"] = B64(p.DP!),
+            ["dq"] = B64(p.DQ!),
+            ["qi"] = B64(p.InverseQ!),
+            ["kid"] = kid,
+            ["alg"] = "RS256",
+            ["key_ops"] = sign ? new JsonArray("sign", "verify") : new JsonArray("verify"),
         };
     }
 

@@ -204,8 +204,10 @@ internal static class AdminEndpoints
         {
             var data = new JsonObject
             {
-                ["sub"] = id.ToString(), [kind] = value,
-                ["email_verified"] = kind == "email" && confirm, ["phone_verified"] = kind == "phone" && confirm,
+                ["sub"] = id.ToString(),
+                [kind] = value,
+                ["email_verified"] = kind == "email" && confirm,
+                ["phone_verified"] = kind == "phone" && confirm,
             };
             await AdminQueries.ExecuteAsync(conn,
                 """
@@ -274,7 +276,9 @@ internal static class AdminEndpoints
 
     static JsonObject Traits(Guid id, string? email, string? phone) => new()
     {
-        ["user_id"] = id.ToString(), ["user_email"] = email ?? "", ["user_phone"] = phone ?? "",
+        ["user_id"] = id.ToString(),
+        ["user_email"] = email ?? "",
+        ["user_phone"] = phone ?? "",
     };
 
     /// GoTrue `requestAud`: `X-JWT-AUD`, else `GOTRUE_JWT_AUD` (the service_role key has no `aud`).

@@ -43,7 +43,9 @@ internal static class AdminFactorEndpoints
                 new { id = factor.Id, phone = Identifiers.ValidatePhone(body.Phone), now }, ct);
         await AuditLog.WriteAsync(conn, admin.Actor, AuditAction.FactorUpdated, "", now, ct, new JsonObject
         {
-            ["user_id"] = user.Id.ToString(), ["factor_id"] = factor.Id.ToString(), ["factor_type"] = factor.FactorType,
+            ["user_id"] = user.Id.ToString(),
+            ["factor_id"] = factor.Id.ToString(),
+            ["factor_type"] = factor.FactorType,
         });
         var updated = (await AdminQueries.FindFactorAsync(conn, user.Id, factor.Id, ct))!;
         await tx.CommitAsync(ct);
@@ -60,7 +62,8 @@ internal static class AdminFactorEndpoints
         // GoTrue records this one with the factor's owner as the actor and the caller's address.
         await AuditLog.WriteAsync(conn, user, AuditAction.FactorDeleted, ClientInfo.Ip(http), now, ct, new JsonObject
         {
-            ["user_id"] = user.Id.ToString(), ["factor_id"] = factor.Id.ToString(),
+            ["user_id"] = user.Id.ToString(),
+            ["factor_id"] = factor.Id.ToString(),
         });
         await AdminQueries.ExecuteAsync(conn, "delete from auth.mfa_factors where id = @id", new { id = factor.Id }, ct);
         await tx.CommitAsync(ct);

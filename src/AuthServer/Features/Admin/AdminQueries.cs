@@ -108,7 +108,10 @@ internal static class AdminQueries
     {
         string? Identity(string? value, string key) => value is null ? null : new JsonObject
         {
-            ["sub"] = id.ToString(), [key] = value, ["email_verified"] = false, ["phone_verified"] = false,
+            ["sub"] = id.ToString(),
+            [key] = value,
+            ["email_verified"] = false,
+            ["phone_verified"] = false,
         }.ToJsonString();
 
         return conn.ExecuteAsync(new CommandDefinition(
@@ -130,9 +133,21 @@ internal static class AdminQueries
             """,
             new
             {
-                id, idText = id.ToString(), aud, role, email, phone, passwordHash, emailConfirm, phoneConfirm, now, bannedUntil,
-                appMeta = appMetadata.ToJsonString(), userMeta = userMetadata.ToJsonString(),
-                emailIdentity = Identity(email, "email"), phoneIdentity = Identity(phone, "phone"),
+                id,
+                idText = id.ToString(),
+                aud,
+                role,
+                email,
+                phone,
+                passwordHash,
+                emailConfirm,
+                phoneConfirm,
+                now,
+                bannedUntil,
+                appMeta = appMetadata.ToJsonString(),
+                userMeta = userMetadata.ToJsonString(),
+                emailIdentity = Identity(email, "email"),
+                phoneIdentity = Identity(phone, "phone"),
             }, cancellationToken: ct));
     }
 

@@ -29,7 +29,9 @@ internal static class SoftDelete
             """,
             new
             {
-                id, idText = id.ToString(), now,
+                id,
+                idText = id.ToString(),
+                now,
                 email = Obfuscate(id, user.Email ?? ""),
                 phone = Obfuscate(id, user.Phone ?? "")[..15],
                 emailChange = Obfuscate(id, user.EmailChange ?? ""),
