@@ -4,6 +4,8 @@ using AuthServer.Features.DbConnections;
 using AuthServer.Features.External;
 using AuthServer.Features.Health;
 using AuthServer.Features.Identity;
+using AuthServer.Features.Admin;
+using AuthServer.Features.Jwks;
 using AuthServer.Features.Logout;
 using AuthServer.Features.Profile;
 using AuthServer.Features.Disabled;
@@ -17,6 +19,7 @@ using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
 using AuthServer.Features.Verify;
+using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Mail;
 using AuthServer.Security;
@@ -36,6 +39,7 @@ ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSe
 MfaOptions mfaOptions;
 ExternalOptions external;
 MailerOptions mailerOptions;
+SigningKeys signingKeys; HookOptions hooks;
 try
 {
     api = ApiOptions.Load(env);
@@ -52,6 +56,8 @@ try
     UnbuiltFeatures.EnsureOff(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     mailerOptions = MailerOptions.Load(env);
+    signingKeys = SigningKeys.Load(env, jwt);
+    hooks = HookOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -73,6 +79,8 @@ builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).Add
     .AddSingleton(external);
 builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
+builder.Services.AddSingleton(signingKeys).AddSingleton(hooks);
+builder.Services.AddSingleton<HookRunner>();
 builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
@@ -134,19 +142,21 @@ app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
-app.MapDbConnectionSignup();
-app.MapConnectionAdmin();
-app.MapProfile();
-app.MapMfa();
-app.MapDisabledFeatures();
-app.MapExternal();
-app.MapIdentity();
 app.MapVerify();
 app.MapOtp();
 app.MapRecover();
 app.MapResend();
 app.MapReauthenticate();
 app.MapInvite();
+app.MapExternal();
+app.MapIdentity();
+app.MapMfa();
+app.MapJwks();
+app.MapAdmin();
+app.MapDbConnectionSignup();
+app.MapConnectionAdmin();
+app.MapProfile();
+app.MapDisabledFeatures();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);

@@ -205,7 +205,9 @@ set +e
         SUPABASE_JWT_SECRET="$JWT_SECRET" \
         SUPABASE_MAIL_URL="$MAIL_API_URL" \
         MAILCATCHER_URL="$INBOX_URL" \
-        OIDC_ISSUER_URL="$ISSUER_URL"
+        OIDC_ISSUER_URL="$ISSUER_URL" \
+        E2E_AUTHSERVER_DLL="$DLL" \
+        E2E_DATABASE_URL="$DB_URL"
     # A hung request fails its test after 60 s instead of hanging the run.
     if (($# > 0)); then
         node --test --test-timeout=60000 "$@"

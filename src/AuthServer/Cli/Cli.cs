@@ -13,7 +13,7 @@ namespace AuthServer.Cli;
 /// GOTRUE_* environment variables as the server. With no command the binary runs the server.
 internal static class Cli
 {
-    static readonly string[] Commands = ["migrate", "keys", "users", "help", "--help", "-h"];
+    static readonly string[] Commands = ["migrate", "keys", "generate-jwk", "users", "help", "--help", "-h"];
 
     public static bool IsCommand(string[] args) => args.Length > 0 && Commands.Contains(args[0]);
 
@@ -24,8 +24,10 @@ internal static class Cli
 
         Commands:
           migrate                       apply pending migrations to DATABASE_URL and exit
-          keys generate [--alg ES256|RS256]
+          keys generate [--alg ES256|RS256|EdDSA]
                                         print a new private signing JWK as a GOTRUE_JWT_KEYS array
+          generate-jwk [ES256|RS256|EdDSA]
+                                        print one private signing JWK (not wrapped in an array)
           keys print-anon               print the anon API key (HS256 JWT signed with GOTRUE_JWT_SECRET)
           keys print-service            print the service_role API key
           users create --email E --password P [--role R]
@@ -45,6 +47,9 @@ internal static class Cli
                     return 0;
                 case ["keys", "generate", .. var rest]:
                     Console.WriteLine(GenerateKey(Option(rest, "--alg") ?? "ES256"));
+                    return 0;
+                case ["generate-jwk", .. var rest]: // one bare JWK, as the README's signing-key section shows
+                    Console.WriteLine(JwkGenerator.Generate(rest.Length > 0 ? rest[0] : "ES256"));
                     return 0;
                 case ["keys", "print-anon"]:
                     Console.WriteLine(ApiKey(env, "anon"));
@@ -83,53 +88,23 @@ internal static class Cli
     static ILogger ConsoleLog() =>
         LoggerFactory.Create(l => l.AddSimpleConsole(o => o.SingleLine = true)).CreateLogger("migrate");
 
-    /// The Supabase convention for API keys: long-lived HS256 JWTs with only a role (jwt.md §3).
+    /// The Supabase convention for API keys: long-lived JWTs with only a role (jwt.md §3), signed with
+    /// the configured signing key (HS256 with GOTRUE_JWT_SECRET unless GOTRUE_JWT_KEYS says otherwise).
     static string ApiKey(EnvReader env, string role)
     {
         var jwt = JwtOptions.Load(env);
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        return new AccessTokens(jwt).Sign(new JsonObject
+        return new AccessTokens(SigningKeys.Load(env, jwt)).Sign(new JsonObject
         {
             ["role"] = role, ["iss"] = "supabase", ["iat"] = now, ["exp"] = now + 10L * 365 * 24 * 3600,
         });
     }
 
+    /// A private signing JWK (JwkGenerator), wrapped in the array `GOTRUE_JWT_KEYS` takes.
     static string GenerateKey(string alg)
     {
-        var kid = Guid.NewGuid().ToString();
-        JsonObject jwk;
-        switch (alg.ToUpperInvariant())
-        {
-            case "ES256":
-            {
-                using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                var p = ec.ExportParameters(includePrivateParameters: true);
-                jwk = new JsonObject
-                {
-                    ["kty"] = "EC", ["crv"] = "P-256", ["x"] = Base64Url.Encode(p.Q.X), ["y"] = Base64Url.Encode(p.Q.Y),
-                    ["d"] = Base64Url.Encode(p.D),
-                };
-                break;
-            }
-            case "RS256":
-            {
-                using var rsa = RSA.Create(2048);
-                var p = rsa.ExportParameters(includePrivateParameters: true);
-                jwk = new JsonObject
-                {
-                    ["kty"] = "RSA", ["n"] = Base64Url.Encode(p.Modulus), ["e"] = Base64Url.Encode(p.Exponent),
-                    ["d"] = Base64Url.Encode(p.D), ["p"] = Base64Url.Encode(p.P), ["q"] = Base64Url.Encode(p.Q),
-                    ["dp"] = Base64Url.Encode(p.DP), ["dq"] = Base64Url.Encode(p.DQ), ["qi"] = Base64Url.Encode(p.InverseQ),
-                };
-                break;
-            }
-            default:
-                throw new ArgumentException($"unsupported --alg {alg} (ES256 or RS256)");
-        }
-        jwk["kid"] = kid;
-        jwk["alg"] = alg.ToUpperInvariant();
-        jwk["use"] = "sig";
-        jwk["key_ops"] = new JsonArray("sign", "verify");
+        var normalized = alg.Equals("EdDSA", StringComparison.OrdinalIgnoreCase) ? "EdDSA" : alg.ToUpperInvariant();
+        var jwk = JsonNode.Parse(JwkGenerator.Generate(normalized))!;
         return new JsonArray(jwk).ToJsonString();
     }
 

@@ -23,11 +23,15 @@ internal static class AuditAction
     public const string UserRecoveryRequested = "user_recovery_requested";
     public const string UserReauthenticateRequested = "user_reauthenticate_requested";
     public const string UserInvited = "user_invited";
+    public const string UserDeleted = "user_deleted";
+    public const string FactorDeleted = "factor_deleted";
+    public const string FactorUpdated = "factor_updated";
 
     public static string LogType(string action) => action switch
     {
         Login or Logout => "account",
-        UserSignedUp or UserInvited => "team",
+        UserSignedUp or UserInvited or UserDeleted => "team",
+        FactorDeleted or FactorUpdated => "factor",
         TokenRevoked or TokenRefreshed => "token",
         FactorInProgress or FactorUnenrolled or ChallengeCreated or VerificationAttempted => "factor",
         _ => "user",

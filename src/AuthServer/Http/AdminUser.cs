@@ -16,6 +16,9 @@ internal sealed partial class AdminUser
     /// The admin's user id when the token has one (a user whose role is admin), for audit rows.
     public Guid? UserId => Guid.TryParse(Claims.Sub, out var id) ? id : null;
 
+    /// The audit-log actor GoTrue records for admin calls: nil id, role as username (api/auth.go `requireAdmin`).
+    public Data.UserRow Actor => new() { Id = Guid.Empty, Role = Claims.Role, Email = Claims.Role };
+
     public static async ValueTask<AdminUser?> BindAsync(HttpContext http)
     {
         var services = http.RequestServices;

@@ -1,17 +1,17 @@
-using System.Buffers;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using AuthServer.Config;
 
 namespace AuthServer.Security;
 
-/// HS256 access tokens shaped exactly like GoTrue's (jwt.md §1), signed once per token.
-/// Hand-rolled on HMACSHA256 rather than IdentityModel because IdentityModel refuses HMAC keys shorter
-/// than 256 bits, and GoTrue accepts any `GOTRUE_JWT_SECRET`; parsing is strict (alg allow-list,
-/// fixed-time signature check, `exp` with no leeway, like golang-jwt v5).
-internal sealed class AccessTokens(JwtOptions options)
+/// Access tokens shaped exactly like GoTrue's (jwt.md §1), signed once per token with the configured
+/// signing key: HS256 on HMACSHA256 (any `GOTRUE_JWT_SECRET` length, which IdentityModel would refuse
+/// below 256 bits), RS256/RS512/ES256/ES512 on System.Security.Cryptography, EdDSA on BouncyCastle.
+/// Verification follows GoTrue's `parseJWTClaims` (internal/api/auth.go) and golang-jwt v5: alg
+/// allow-list, key by `kid` (no fallback for an unknown kid), the secret for kid-less HS256, key type
+/// must fit the alg, fixed-time MAC check, `exp`/`nbf` without leeway; beyond GoTrue, user tokens must
+/// carry `exp` and none may be issued in the future (security-tests T4★).
+internal sealed class AccessTokens(SigningKeys keys)
 {
     public sealed record Claims(JsonElement Root)
     {
@@ -25,15 +25,20 @@ internal sealed class AccessTokens(JwtOptions options)
             Root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
     }
 
+    // Algorithms golang-jwt knows; any other `alg` is "unavailable" rather than "invalid".
+    static readonly HashSet<string> KnownMethods =
+        ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "none"];
+
+    /// The signing key's `alg` and `kid` go in the header (GoTrue: internal/api/jwks.go `signJwt`).
     public string Sign(JsonObject payload)
     {
-        var header = new JsonObject { ["alg"] = "HS256" };
-        if (options.KeyId.Length > 0) header["kid"] = options.KeyId;
+        var key = keys.Signing;
+        var header = new JsonObject { ["alg"] = key.Alg };
+        if (key.Kid.Length > 0) header["kid"] = key.Kid;
         header["typ"] = "JWT";
         var signingInput = Base64Url.Encode(Encoding.UTF8.GetBytes(header.ToJsonString())) + "." +
                            Base64Url.Encode(Encoding.UTF8.GetBytes(payload.ToJsonString()));
-        var mac = HMACSHA256.HashData(options.Secret, Encoding.ASCII.GetBytes(signingInput));
-        return signingInput + "." + Base64Url.Encode(mac);
+        return signingInput + "." + Base64Url.Encode(key.Sign(Encoding.ASCII.GetBytes(signingInput)));
     }
 
     /// Verifies signature and time claims; the failure reason goes into GoTrue's `bad_jwt` message.
@@ -53,58 +58,86 @@ internal sealed class AccessTokens(JwtOptions options)
             return false;
         }
 
+        JsonElement header, payload;
         try
         {
-            using var header = JsonDocument.Parse(headerBytes);
-            if (header.RootElement.ValueKind != JsonValueKind.Object ||
-                !header.RootElement.TryGetProperty("alg", out var alg) || alg.ValueKind != JsonValueKind.String ||
-                alg.GetString() != "HS256")
-            {
-                reason = "token is unverifiable: signing method (alg) is unavailable";
-                return false;
-            }
-
-            var expected = HMACSHA256.HashData(options.Secret,
-                Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]));
-            if (!CryptographicOperations.FixedTimeEquals(expected, signature))
-            {
-                reason = "token signature is invalid: signature is invalid";
-                return false;
-            }
-
-            var payload = JsonDocument.Parse(payloadBytes).RootElement.Clone();
-            if (payload.ValueKind != JsonValueKind.Object) { reason = "token is malformed: claims are not an object"; return false; }
-            var unix = now.ToUnixTimeSeconds();
-            if (payload.TryGetProperty("exp", out var exp))
-            {
-                if (!exp.TryGetDouble(out var expValue)) { reason = "token is malformed: invalid type for claim exp"; return false; }
-                if (unix >= expValue) { reason = "token has invalid claims: token is expired"; return false; }
-            }
-            else if (requireExp)
-            {
-                reason = "token has invalid claims: token is missing required claim: exp claim is required";
-                return false;
-            }
-            // Tokens minted "in the future" are forged or from a badly skewed clock (security-tests T4★);
-            // a few seconds of leeway absorb clock differences between replicas.
-            if (payload.TryGetProperty("iat", out var iat) && iat.TryGetDouble(out var iatValue) && iatValue > unix + 5)
-            {
-                reason = "token has invalid claims: token used before issued";
-                return false;
-            }
-            if (payload.TryGetProperty("nbf", out var nbf))
-            {
-                if (!nbf.TryGetDouble(out var nbfValue)) { reason = "token is malformed: invalid type for claim nbf"; return false; }
-                if (unix < nbfValue) { reason = "token has invalid claims: token is not valid yet"; return false; }
-            }
-            claims = new Claims(payload);
-            reason = "";
-            return true;
+            header = JsonDocument.Parse(headerBytes).RootElement.Clone();
+            payload = JsonDocument.Parse(payloadBytes).RootElement.Clone();
         }
         catch (JsonException)
         {
             reason = "token is malformed: could not JSON decode";
             return false;
         }
+        if (header.ValueKind != JsonValueKind.Object || payload.ValueKind != JsonValueKind.Object)
+        {
+            reason = "token is malformed: could not JSON decode";
+            return false;
+        }
+
+        var alg = header.TryGetProperty("alg", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : "";
+        if (!KnownMethods.Contains(alg)) { reason = "token is unverifiable: signing method (alg) is unavailable"; return false; }
+        if (!keys.ValidMethods.Contains(alg)) { reason = $"token signature is invalid: signing method {alg} is invalid"; return false; }
+
+        JwtKey? key;
+        if (header.TryGetProperty("kid", out var kidElement) && kidElement.ValueKind == JsonValueKind.String)
+        {
+            var kid = kidElement.GetString()!;
+            if (!keys.ByKid.TryGetValue(kid, out key))
+            {
+                if (kid != keys.SecretKeyId)
+                {
+                    reason = "token is unverifiable: error while executing keyfunc: invalid kid: " + kid;
+                    return false;
+                }
+                key = SecretKey;
+            }
+        }
+        else if (alg == "HS256")
+        {
+            // Kid-less HS256 (the anon/service_role API keys, tokens from before a key id was set).
+            key = SecretKey;
+        }
+        else
+        {
+            reason = "token is unverifiable: error while executing keyfunc: missing kid";
+            return false;
+        }
+
+        if (key.Verify(alg, Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), signature) is { } failure)
+        {
+            reason = "token signature is invalid: " + failure;
+            return false;
+        }
+
+        var unix = now.ToUnixTimeSeconds();
+        if (payload.TryGetProperty("exp", out var exp))
+        {
+            if (!exp.TryGetDouble(out var expValue)) { reason = "token is malformed: invalid type for claim exp"; return false; }
+            if (unix >= expValue) { reason = "token has invalid claims: token is expired"; return false; }
+        }
+        else if (requireExp)
+        {
+            reason = "token has invalid claims: token is missing required claim: exp claim is required";
+            return false;
+        }
+        // Tokens minted "in the future" are forged or from a badly skewed clock (security-tests T4★);
+        // a few seconds of leeway absorb clock differences between replicas.
+        if (payload.TryGetProperty("iat", out var iat) && iat.TryGetDouble(out var iatValue) && iatValue > unix + 5)
+        {
+            reason = "token has invalid claims: token used before issued";
+            return false;
+        }
+        if (payload.TryGetProperty("nbf", out var nbf))
+        {
+            if (!nbf.TryGetDouble(out var nbfValue)) { reason = "token is malformed: invalid type for claim nbf"; return false; }
+            if (unix < nbfValue) { reason = "token has invalid claims: token is not valid yet"; return false; }
+        }
+        claims = new Claims(payload);
+        reason = "";
+        return true;
     }
+
+    JwtKey? secretKey;
+    JwtKey SecretKey => secretKey ??= new JwtKey { Kid = keys.SecretKeyId, Alg = "HS256", Kty = "oct", Secret = keys.Secret };
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Security;
 using Dapper;
@@ -11,7 +12,8 @@ namespace AuthServer.Sessions;
 internal sealed record AmrEntry(string Method, DateTime Timestamp);
 
 /// Creates sessions and mints token responses (jwt.md §1–§4) for every grant that signs a user in.
-internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt, RefreshOptions refresh, ColumnEncryption encryption)
+internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt, RefreshOptions refresh, ColumnEncryption encryption,
+    HookRunner hooks)
 {
     /// Starts a session inside the caller's transaction: session row, first refresh token, AMR claim,
     /// `last_sign_in_at` and the `login` audit row in one statement, then the reloaded user.
@@ -58,18 +60,27 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
         var factors = (await grid.ReadAsync<FactorRow>()).AsList();
         await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct, new JsonObject { ["provider"] = provider });
 
-        var response = Response(user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now, factors);
+        var response = await ResponseAsync(conn, user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now,
+            amrMethod, ct, factors);
         if (weakPassword is not null) response["weak_password"] = weakPassword;
         return response;
     }
 
-    /// The AccessTokenResponse (api.md §1.4) with a fresh access token for the session.
-    public JsonObject Response(UserRow user, List<IdentityRow> identities, Guid sessionId,
-        IReadOnlyList<AmrEntry> amr, string refreshToken, DateTime now, IReadOnlyCollection<FactorRow>? factors = null)
+    /// The AccessTokenResponse (api.md §1.4) with a fresh access token for the session. Every minted
+    /// token passes the custom access token hook when it is on, inside the caller's transaction
+    /// (<paramref name="conn"/>), as GoTrue runs it; `expires_at` stays the server's `exp`.
+    /// <paramref name="authenticationMethod"/> is GoTrue's name for how the token came about
+    /// (`password`, `token_refresh`, `anonymous`…).
+    public async Task<JsonObject> ResponseAsync(NpgsqlConnection conn, UserRow user, List<IdentityRow> identities,
+        Guid sessionId, IReadOnlyList<AmrEntry> amr, string refreshToken, DateTime now, string authenticationMethod,
+        CancellationToken ct, IReadOnlyCollection<FactorRow>? factors = null)
     {
         var iat = new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeSeconds();
         var exp = iat + jwt.ExpirySeconds;
-        var accessToken = tokens.Sign(Claims(user, sessionId, amr, iat, exp));
+        var claims = Claims(user, sessionId, amr, iat, exp);
+        if (hooks.Options.CustomAccessToken.Enabled)
+            claims = await hooks.CustomizeAccessTokenAsync(conn, user.Id, claims, authenticationMethod, ct);
+        var accessToken = tokens.Sign(claims);
         return new JsonObject
         {
             ["access_token"] = accessToken,

@@ -139,6 +139,8 @@ internal static class SignupEndpoints
         var relatesTo = phone!;
         var tokenHash = TokenHashes.Of(relatesTo, otp);
         await SignupQueries.SetConfirmationTokenAsync(conn, userId, tokenHash, relatesTo, now, ct);
+        // GoTrue signup.go audits the confirmation request in the same transaction.
+        await AuditLog.WriteAsync(conn, user, "user_confirmation_requested", ip, now, ct, new JsonObject { ["provider"] = provider });
         var result = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;
         await tx.CommitAsync(ct);
         return Results.Json(UserJson.From(result.User, result.Identities), Json.Options);

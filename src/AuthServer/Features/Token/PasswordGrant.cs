@@ -48,7 +48,10 @@ internal static class PasswordGrant
         await conn.CloseAsync();
         // GOTRUE_SECURITY_DB_ENCRYPTION_*: the hash may be stored as an encrypted string bound to the user id.
         var hash = user is null ? null : services.GetRequiredService<ColumnEncryption>().Reveal(user.EncryptedPassword, user.Id);
-        if (!await passwords.VerifyAsync(password, hash, ct) || user is null)
+        var valid = await passwords.VerifyAsync(password, hash, ct);
+        if (user is not null)
+            await Hooks.PasswordVerificationHook.RunAsync(services.GetRequiredService<Hooks.HookRunner>(), user.Id, valid, ct);
+        if (!valid || user is null)
             throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
         if (hasEmail && user.EmailConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");

@@ -97,9 +97,11 @@ internal static partial class RefreshTokenGrant
             await tx.CommitAsync(ct);
             throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");
         }
+        // Minted inside the transaction: a failing custom access token hook rolls the rotation back (GoTrue).
+        var response = await issuer.ResponseAsync(conn, state.User, state.Identities, session.Id, state.Amr, issued, now,
+            "token_refresh", ct, state.Factors);
         await tx.CommitAsync(ct);
 
-        var response = issuer.Response(state.User, state.Identities, session.Id, state.Amr, issued, now, state.Factors);
         ((JsonObject)response["user"]!)["last_sign_in_at"] = now;
         return Results.Json(response, Json.Options);
     }

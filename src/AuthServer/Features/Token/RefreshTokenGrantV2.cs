@@ -80,10 +80,11 @@ internal static partial class RefreshTokenGrant
 
         await RefreshV2Queries.AdvanceAsync(conn, user, session.Id, issue, now, ClientInfo.Ip(http),
             ClientInfo.UserAgent(http), ct);
-        await tx.CommitAsync(ct);
-
+        // Minted inside the transaction, as for v1: a failing access token hook rolls the advance back.
         var issuer = services.GetRequiredService<SessionIssuer>();
-        var response = issuer.Response(user, identities, session.Id, amr, RefreshTokenV2.Encode(session.Id, issue, key), now);
+        var response = await issuer.ResponseAsync(conn, user, identities, session.Id, amr,
+            RefreshTokenV2.Encode(session.Id, issue, key), now, "token_refresh", ct);
+        await tx.CommitAsync(ct);
         return Results.Json(response, Json.Options);
     }
 

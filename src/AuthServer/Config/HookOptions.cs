@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+
+namespace AuthServer.Config;
+
+/// <summary>One auth hook (`GOTRUE_HOOK_<NAME>_ENABLED` / `_URI` / `_SECRETS`, config.md §10).</summary>
+internal sealed partial class HookConfig
+{
+    /// <summary>The env var stem, e.g. `GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN`.</summary>
+    public required string Name { get; init; }
+    public bool Enabled { get; init; }
+    /// <summary>`pg-functions://postgres/<schema>/<function>`, `https://…`, or `http://` on localhost only.</summary>
+    public string Uri { get; init; } = "";
+    /// <summary>For pg-functions: `"schema"."function"`, quoted as GoTrue quotes it.</summary>
+    public string PgFunction { get; init; } = "";
+    /// <summary>Standard Webhooks signing keys decoded from `v1,whsec_<base64>` entries.</summary>
+    public IReadOnlyList<byte[]> SecretKeys { get; init; } = [];
+
+    public bool IsHttp => Uri.StartsWith("http:", StringComparison.OrdinalIgnoreCase) || Uri.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
+
+    /// GoTrue: internal/conf/configuration.go `ValidateExtensibilityPoint`.
+    public static HookConfig Load(EnvReader env, string name)
+    {
+        var enabled = env.Bool(name + "_ENABLED", false);
+        var uri = env.String(name + "_URI") ?? "";
+        var secrets = env.String(name + "_SECRETS") ?? "";
+        if (!enabled) return new HookConfig { Name = name };
+        if (uri.Length == 0) throw new ConfigException($"{name}_URI is required when {name}_ENABLED is true");
+        if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
+            throw new ConfigException($"{name}_URI: '{uri}' is not an absolute URI");
+
+        switch (parsed.Scheme.ToLowerInvariant())
+        {
+            case "pg-functions":
+                {
+                    var parts = parsed.AbsolutePath.Split('/');
+                    if (parts.Length < 3) throw new ConfigException($"{name}_URI: URI path does not contain enough parts");
+                    var (schema, function) = (parts[1], parts[2]);
+                    if (!Identifier().IsMatch(schema) || !Identifier().IsMatch(function))
+                        throw new ConfigException($"{name}_URI: schema and function must be plain identifiers");
+                    return new HookConfig { Name = name, Enabled = true, Uri = uri, PgFunction = $"\"{schema}\".\"{function}\"" };
+                }
+            case "http" when parsed.Host is not ("localhost" or "127.0.0.1" or "[::1]" or "::1" or "host.docker.internal"):
+                throw new ConfigException($"{name}_URI: only localhost, 127.0.0.1, and ::1 are supported with http");
+            case "http" or "https":
+                return new HookConfig { Name = name, Enabled = true, Uri = uri, SecretKeys = ParseSecrets(name, secrets) };
+            default:
+                throw new ConfigException($"{name}_URI: only postgres hooks and HTTPS functions are supported at the moment");
+        }
+    }
+
+    static List<byte[]> ParseSecrets(string name, string secrets)
+    {
+        var keys = new List<byte[]>();
+        foreach (var secret in secrets.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            // Standard Webhooks symmetric secrets; GoTrue refuses any other format when signing.
+            if (!secret.StartsWith("v1,whsec_", StringComparison.Ordinal))
+                throw new ConfigException($"{name}_SECRETS: each secret must look like v1,whsec_<base64>");
+            try { keys.Add(Convert.FromBase64String(secret["v1,whsec_".Length..])); }
+            catch (FormatException) { throw new ConfigException($"{name}_SECRETS: the part after whsec_ is not base64"); }
+        }
+        if (keys.Count == 0) throw new ConfigException($"{name}_SECRETS is required for an HTTP hook (v1,whsec_<base64>)");
+        return keys;
+    }
+
+    [GeneratedRegex("^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")]
+    private static partial Regex Identifier();
+}
+
+/// <summary>The auth hooks this server runs (config.md §10).</summary>
+internal sealed class HookOptions
+{
+    public HookConfig CustomAccessToken { get; init; } = new() { Name = "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN" };
+    public HookConfig PasswordVerificationAttempt { get; init; } = new() { Name = "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT" };
+
+    public static HookOptions Load(EnvReader env) => new()
+    {
+        CustomAccessToken = HookConfig.Load(env, "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN"),
+        PasswordVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT"),
+    };
+}
