@@ -121,11 +121,13 @@ if [[ -z "${GOTRUE_SMTP_HOST:-}" ]]; then
         : "${GOTRUE_SMTP_SENDER_NAME:=AuthServer}"
         export GOTRUE_SMTP_HOST GOTRUE_SMTP_PORT GOTRUE_SMTP_ADMIN_EMAIL GOTRUE_SMTP_SENDER_NAME
         INBOX_URL="http://localhost:$inbox_port"
-        : "${GOTRUE_MAILER_AUTOCONFIRM:=false}"
     else
-        echo "warning: node not found, so no local inbox: emails are dropped and mailer autoconfirm stays on" >&2
+        echo "warning: node not found, so no local inbox: emails are dropped" >&2
     fi
 fi
+# Like `supabase start` (enable_confirmations = false): sign-ups are confirmed at once; magic links,
+# recovery and email-change mails still go to the local inbox. GOTRUE_MAILER_AUTOCONFIRM=false to try
+# the confirmation flow.
 : "${GOTRUE_MAILER_AUTOCONFIRM:=true}"
 export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
     GOTRUE_MAILER_AUTOCONFIRM
