@@ -96,7 +96,10 @@ internal static class Cli
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return new AccessTokens(SigningKeys.Load(env, jwt)).Sign(new JsonObject
         {
-            ["role"] = role, ["iss"] = "supabase", ["iat"] = now, ["exp"] = now + 10L * 365 * 24 * 3600,
+            ["role"] = role,
+            ["iss"] = "supabase",
+            ["iat"] = now,
+            ["exp"] = now + 10L * 365 * 24 * 3600,
         });
     }
 

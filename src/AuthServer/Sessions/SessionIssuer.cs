@@ -52,8 +52,16 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
             """,
             new
             {
-                sessionId, userId, userIdText = userId.ToString(), now, refreshToken, amrMethod, v2, storedKey,
-                userAgent = ClientInfo.UserAgent(http), ip,
+                sessionId,
+                userId,
+                userIdText = userId.ToString(),
+                now,
+                refreshToken,
+                amrMethod,
+                v2,
+                storedKey,
+                userAgent = ClientInfo.UserAgent(http),
+                ip,
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();

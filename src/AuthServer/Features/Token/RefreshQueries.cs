@@ -98,8 +98,15 @@ internal static class RefreshQueries
             """,
             new
             {
-                now, tokenId = token.Id, next, userId = user.Id.ToString(), userGuid = user.Id, parent = token.Token,
-                sessionId, userAgent, ip,
+                now,
+                tokenId = token.Id,
+                next,
+                userId = user.Id.ToString(),
+                userGuid = user.Id,
+                parent = token.Token,
+                sessionId,
+                userAgent,
+                ip,
                 revokedPayload = AuditLog.Payload(user, AuditAction.TokenRevoked),
                 refreshedPayload = AuditLog.Payload(user, AuditAction.TokenRefreshed),
             }, cancellationToken: ct));
@@ -117,7 +124,11 @@ internal static class RefreshQueries
             """,
             new
             {
-                now, sessionId, userAgent, ip, userGuid = user.Id,
+                now,
+                sessionId,
+                userAgent,
+                ip,
+                userGuid = user.Id,
                 payload = AuditLog.Payload(user, AuditAction.TokenRefreshed),
             }, cancellationToken: ct));
 
@@ -170,7 +181,11 @@ internal static class RefreshV2Queries
             """,
             new
             {
-                counter, now, sessionId, userAgent, ip,
+                counter,
+                now,
+                sessionId,
+                userAgent,
+                ip,
                 payload = AuditLog.Payload(user, AuditAction.TokenRefreshed),
             }, cancellationToken: ct));
 
