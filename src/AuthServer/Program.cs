@@ -1,7 +1,9 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Captcha;
 using AuthServer.Features.Health;
 using AuthServer.Features.Logout;
+using AuthServer.Features.RateLimits;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
@@ -16,6 +18,7 @@ var builder = WebApplication.CreateBuilder(args);
 var env = new EnvReader(builder.Configuration);
 ApiOptions api; DbOptions dbOptions; JwtOptions jwt; AuthOptions auth; PasswordOptions passwordOptions; RefreshOptions refreshOptions;
 DbEncryptionOptions dbEncryption;
+RateLimitOptions rateLimits; CaptchaOptions captcha; DbTimeoutOptions dbTimeouts;
 try
 {
     api = ApiOptions.Load(env);
@@ -25,6 +28,9 @@ try
     passwordOptions = PasswordOptions.Load(env);
     refreshOptions = RefreshOptions.Load(env);
     dbEncryption = DbEncryptionOptions.Load(env);
+    rateLimits = RateLimitOptions.Load(env);
+    captcha = CaptchaOptions.Load(env);
+    dbTimeouts = DbTimeoutOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -40,10 +46,13 @@ Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
     .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption);
 builder.Services.AddSingleton<ColumnEncryption>();
+builder.Services.AddSingleton(rateLimits).AddSingleton(captcha).AddSingleton<RateLimiter>().AddSingleton<CaptchaVerifier>();
+builder.Services.AddHttpClient().AddHostedService<RateLimitJanitor>();
 builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
     if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
+    dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder, dbOptions.ConnectionString);
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);
@@ -75,14 +84,19 @@ app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
 app.UseExceptionHandler();
 app.UseCors();
+app.UseDatabaseOutageRecovery();
+app.UseRateLimits();
 
 app.MapHealth();
+app.MapReady();
 app.MapSignup();
 app.MapToken();
 app.MapUser();
 app.MapLogout();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
+if (rateLimits.Header is not null && rateLimits.TrustedProxies.Count == 0)
+    app.Logger.LogWarning("GOTRUE_RATE_LIMIT_HEADER is set but GOTRUE_RATE_LIMIT_TRUSTED_PROXIES is empty: per-IP limits use the socket address");
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);
 await app.RunAsync();
 return 0;

@@ -35,4 +35,5 @@ internal static class ErrorCode
     public const string OverEmailSendRateLimit = "over_email_send_rate_limit";
     public const string OverSmsSendRateLimit = "over_sms_send_rate_limit";
     public const string InsufficientAal = "insufficient_aal";
+    public const string CaptchaFailed = "captcha_failed";
 }
