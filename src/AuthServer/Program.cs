@@ -52,7 +52,7 @@ builder.Services.AddSingleton(_ =>
 {
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString);
     if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
-    dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder, dbOptions.ConnectionString);
+    dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder);
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);

@@ -37,6 +37,26 @@ public sealed class PostgresCluster
 
     public static Task<PostgresCluster> GetAsync() => Instance.Value;
 
+    /// <summary>
+    /// A cluster of the caller's own, for tests that stop and start PostgreSQL (the shared one serves every
+    /// other test class). Stopped at process exit like the shared one, or earlier by <see cref="DisposeAsync"/>.
+    /// </summary>
+    public static Task<PostgresCluster> StartPrivateAsync() => StartAsync();
+
+    /// <summary><c>pg_ctl stop -m fast|immediate</c>: the server goes away, connections break.</summary>
+    public Task StopServerAsync(string mode = "fast") =>
+        RunPgAsync("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "-t", "60", "stop"]);
+
+    /// <summary>Starts a stopped server again on the same port and data directory.</summary>
+    public Task StartServerAsync() =>
+        RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", ServerOptions(), "-w", "-t", "60", "start"]);
+
+    public Task DisposeAsync()
+    {
+        Stop();
+        return Task.CompletedTask;
+    }
+
     public string ConnectionString(string database) =>
         new NpgsqlConnectionStringBuilder
         {
@@ -109,12 +129,13 @@ public sealed class PostgresCluster
     {
         await RunPgAsync("initdb", ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
 
-        // listen_addresses etc. go on the command line so nothing depends on the host's postgresql.conf.
-        var options = string.Join(' ',
-            $"-p {Port}", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=127.0.0.1", $"-k {dir}", "-c max_connections=300");
-        await RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", options, "-w", "-t", "60", "start"]);
+        await RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", ServerOptions(), "-w", "-t", "60", "start"]);
     }
+
+    // listen_addresses etc. go on the command line so nothing depends on the host's postgresql.conf.
+    string ServerOptions() => string.Join(' ',
+        $"-p {Port}", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+        "-c listen_addresses=127.0.0.1", $"-k {dir}", "-c max_connections=300");
 
     /// <summary>
     /// ProcessExit does not run when the test host is killed (blame-hang, Ctrl-C twice, OOM). A detached
