@@ -75,7 +75,7 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         server.Clock.Advance(limited.Headers.RetryAfter!.Delta!.Value);
 
         var again = await client.PostAsJsonAsync("/signup", new { email = "not-an-email", password = "x" });
-        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode); // through the limiter, refused by validation
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, again.StatusCode); // through the limiter, refused by validation
     }
 
     [Fact] // R1★ separate buckets per route and per IP
