@@ -17,6 +17,10 @@ public sealed class CaptchaStub : IAsyncDisposable
     readonly WebApplication app;
 
     public ConcurrentQueue<IReadOnlyDictionary<string, string>> Requests { get; } = new();
+
+    /// <summary>Requests to any other path (e.g. a `jku` the server must never fetch).</summary>
+    public int OtherHits => otherHits;
+    int otherHits;
     public Uri VerifyUrl { get; private set; } = null!;
 
     CaptchaStub(WebApplication app) => this.app = app;
@@ -45,6 +49,11 @@ public sealed class CaptchaStub : IAsyncDisposable
                 default:
                     return Results.Json(new Dictionary<string, object> { ["success"] = false, ["error-codes"] = new[] { "invalid-input-response" } });
             }
+        });
+        app.MapFallback(() =>
+        {
+            Interlocked.Increment(ref stub.otherHits);
+            return Results.Json(new { keys = Array.Empty<object>() });
         });
         await app.StartAsync();
         stub.VerifyUrl = new Uri(app.Urls.Single().TrimEnd('/') + "/siteverify");
