@@ -34,6 +34,12 @@ internal static class RateLimitQueries
             new { key, capacity, rate = refillPerSecond, now, full = capacity / refillPerSecond },
             cancellationToken: ct));
 
+    /// Gives one token back (a successful sign-in does not count against its account).
+    public static Task RefundAsync(NpgsqlConnection conn, string key, double capacity, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update authserver.rate_limits set tokens = least(@capacity, tokens + 1) where key = @key",
+            new { key, capacity }, cancellationToken: ct));
+
     /// Rows whose bucket is full again; deleting them changes no decision.
     public static Task<int> DeleteExpiredAsync(NpgsqlConnection conn, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(

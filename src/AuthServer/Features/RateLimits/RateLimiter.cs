@@ -35,6 +35,23 @@ internal sealed class RateLimiter(NpgsqlDataSource db, RateLimitOptions options,
             throw TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
     }
 
+    /// Per-account password attempts (ours, security-tests R4★; GoTrue limits only per IP, which credential
+    /// stuffing from many IPs walks past). Keyed by the normalised email/phone whether or not it exists, so the
+    /// 429 tells nothing about the account; taken before the check, given back by <see cref="RefundPasswordAttemptAsync"/>
+    /// on success, so the owner's own sign-ins never count and an attacker can slow an account, never lock it.
+    public async Task EnsurePasswordAttemptAsync(HttpContext http, string account, CancellationToken ct)
+    {
+        var decision = await TryTakeAsync(options.PasswordPerAccount, account, ct);
+        if (!decision.Allowed)
+            throw TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
+    }
+
+    public async Task RefundPasswordAttemptAsync(string account, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await RateLimitQueries.RefundAsync(conn, $"{options.PasswordPerAccount.Name}:{account}", options.PasswordPerAccount.Capacity, ct);
+    }
+
     /// GoTrue's anonymous sign-in limit (`GOTRUE_RATE_LIMIT_ANONYMOUS_USERS` per hour per IP).
     public Task EnsureAnonymousSignupAsync(HttpContext http, CancellationToken ct) =>
         EnsureAsync(http, options.Anonymous, ct);
