@@ -24,6 +24,7 @@ public class SlowRefillFixture : AuthServerFixture
         settings["GOTRUE_RATE_LIMIT_ANONYMOUS_USERS"] = "3";  // burst 3 per hour
         settings["GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED"] = "true";
         settings["GOTRUE_RATE_LIMIT_TRUSTED_PROXIES"] = Proxy;
+        settings.Remove("GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"); // default 10/10m
     }
 }
 
@@ -158,6 +159,45 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         var refreshes = await Task.WhenAll(refreshTokens.Select(t =>
             tabs.PostAsJsonAsync("/token?grant_type=refresh_token", new { refresh_token = t })));
         Assert.All(refreshes, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    [Fact] // R4★ one account attacked from many IPs: throttled, whatever the password, and it tells nothing
+    public async Task Token_WrongPasswordsFromTenIps_ThrottleTheAccountNotTheIps()
+    {
+        var email = AuthServerFixture.NewEmail("stuffed");
+        await server.Db.InsertEmailUserAsync(email, "correct-horse-battery");
+        for (var i = 0; i < 10; i++)
+        {
+            using var attacker = LoopbackClients.From($"127.0.1.{i + 1}", server.BaseAddress);
+            await ApiAssert.ErrorAsync(await attacker.PostAsJsonAsync("/token?grant_type=password", new { email, password = $"guess-{i}" }),
+                400, "invalid_credentials");
+        }
+
+        using var owner = LoopbackClients.From("127.0.1.200", server.BaseAddress);
+        var throttled = await owner.PostAsJsonAsync("/token?grant_type=password", new { email = email.ToUpperInvariant(), password = "correct-horse-battery" });
+        Assert.True(throttled.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 and <= 60 });
+        await ApiAssert.ErrorAsync(throttled, 429, "over_request_rate_limit", "Request rate limit reached");
+        // An unknown account answers the same way once attacked (no enumeration through the limiter).
+        var nobody = AuthServerFixture.NewEmail("nobody");
+        for (var i = 0; i < 10; i++)
+            await owner.PostAsJsonAsync("/token?grant_type=password", new { email = nobody, password = "x" });
+        await ApiAssert.ErrorAsync(await owner.PostAsJsonAsync("/token?grant_type=password", new { email = nobody, password = "x" }),
+            429, "over_request_rate_limit");
+        // Never a permanent lock: a minute later the owner gets in.
+        server.Clock.Advance(TimeSpan.FromSeconds(60));
+        await server.OkJsonAsync(await owner.PostAsJsonAsync("/token?grant_type=password", new { email, password = "correct-horse-battery" }));
+    }
+
+    [Fact] // R4★ the owner's own sign-ins never count
+    public async Task Token_RepeatedSuccessfulSignIns_NeverThrottledPerAccount()
+    {
+        var email = AuthServerFixture.NewEmail("owner");
+        await server.Db.InsertEmailUserAsync(email, "correct-horse-battery");
+        for (var i = 0; i < 15; i++)
+        {
+            using var device = LoopbackClients.From($"127.0.2.{i + 1}", server.BaseAddress);
+            await server.OkJsonAsync(await device.PostAsJsonAsync("/token?grant_type=password", new { email, password = "correct-horse-battery" }));
+        }
     }
 
     [Fact] // R6 anonymous sign-ins per IP per hour

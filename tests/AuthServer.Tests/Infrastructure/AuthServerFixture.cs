@@ -64,6 +64,7 @@ public class AuthServerFixture : IAsyncLifetime
             ["GOTRUE_RATE_LIMIT_ANONYMOUS_USERS"] = "1000000",
             ["GOTRUE_RATE_LIMIT_EMAIL_SENT"] = "1000000",
             ["GOTRUE_RATE_LIMIT_SMS_SENT"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"] = "1000000/1s",
         };
         Configure(settings);
 
