@@ -84,7 +84,6 @@ app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
 app.UseExceptionHandler();
 app.UseCors();
-app.UseDatabaseOutageRecovery();
 app.UseRateLimits();
 
 app.MapHealth();

@@ -45,7 +45,7 @@ public sealed class DatabaseOutageTests(PrivateClusterFixture server) : IClassFi
         using var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
         using var legacy = server.CreateClient();
         // Warm the pool, so the outage breaks pooled connections, not only new ones.
-        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.GetAsync("/ready")));
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => client.GetAsync("/ready")));
 
         await server.Cluster.StopServerAsync(mode);
         try
@@ -67,20 +67,12 @@ public sealed class DatabaseOutageTests(PrivateClusterFixture server) : IClassFi
             await server.Cluster.StartServerAsync();
         }
 
-        // The server comes back by itself once PostgreSQL accepts connections again.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        HttpStatusCode last;
-        do
-        {
-            last = (await client.GetAsync("/ready")).StatusCode;
-            if (last == HttpStatusCode.OK) break;
-            await Task.Delay(200);
-        } while (DateTime.UtcNow < deadline);
-        Assert.Equal(HttpStatusCode.OK, last);
-
-        // Every request after recovery works first time: no dead pooled connection is handed out.
-        var refreshed = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => client.PostAsJsonAsync("/token?grant_type=password", new { email, password })));
-        Assert.All(refreshed, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        // pg_ctl start -w has returned: PostgreSQL accepts connections. The server is back at once (well
+        // within the 10 s allowed): the first failure dropped every pooled connection to the old server, so
+        // none of these is handed a dead one.
+        var first = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => client.PostAsJsonAsync("/token?grant_type=password", new { email, password })));
+        Assert.All(first, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/ready")).StatusCode);
         await server.OkJsonAsync(await client.PostAsJsonAsync("/token?grant_type=refresh_token",
             new { refresh_token = (string)session["refresh_token"]! }));
         // The test's own pooled connections died with the old server too.

@@ -26,7 +26,6 @@ internal static class ReadyEndpoints
         catch (Exception e) when (e is NpgsqlException or TimeoutException
                                   || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
-            db.Clear();
             throw new ApiError(503, ErrorCode.UnexpectedFailure, "Database unavailable", e);
         }
         return Results.Json(new JsonObject { ["status"] = "ok", ["database"] = "ok" });
