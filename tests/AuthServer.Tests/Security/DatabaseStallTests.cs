@@ -29,6 +29,8 @@ public sealed class DatabaseStallTests(SmallPoolFixture server) : IClassFixture<
         await using var tx = await locker.BeginTransactionAsync();
         await new NpgsqlCommand("lock table auth.refresh_tokens in access exclusive mode", locker, tx).ExecuteNonQueryAsync();
         using var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
+        // Bounded: GOTRUE_DB_COMMAND_TIMEOUT=2s ends the wait long before Npgsql's 30 s default would.
+        client.Timeout = TimeSpan.FromSeconds(20);
 
         var response = await client.PostAsJsonAsync("/token?grant_type=refresh_token", new { refresh_token = (string)session["refresh_token"]! });
 
@@ -47,6 +49,7 @@ public sealed class DatabaseStallTests(SmallPoolFixture server) : IClassFixture<
         await using var tx = await locker.BeginTransactionAsync();
         await new NpgsqlCommand("lock table auth.users in access exclusive mode", locker, tx).ExecuteNonQueryAsync();
         using var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
+        client.Timeout = TimeSpan.FromSeconds(20);
 
         // Three sign-ups, two pooled connections: all stall on the lock or wait for a connection.
         var responses = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
