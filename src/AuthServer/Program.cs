@@ -63,7 +63,7 @@ builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
     .SetIsOriginAllowed(_ => true).AllowCredentials()
     .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
     .AllowAnyHeader()
-    .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header)));
+    .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header, "Retry-After")));
 
 var app = builder.Build();
 

@@ -65,6 +65,22 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         }
     }
 
+    [Fact] // a browser can read the 429 and its Retry-After (supabase-js runs cross-origin)
+    public async Task Recover_LimitedCrossOriginRequest_CarriesCorsHeadersAndExposesRetryAfter()
+    {
+        using var client = LoopbackClients.From("127.0.0.21", server.BaseAddress);
+        Assert.Equal(Burst, await CountUntilLimitedAsync(client, "/recover"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/recover") { Content = JsonContent.Create(new { }) };
+        request.Headers.Add("Origin", "https://app.example.com");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal("https://app.example.com", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Retry-After", response.Headers.GetValues("Access-Control-Expose-Headers").Single());
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
     [Fact] // R1★ buckets recover after the window
     public async Task Signup_AfterRetryAfterElapses_IsAllowedAgain()
     {
