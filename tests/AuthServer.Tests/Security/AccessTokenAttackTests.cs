@@ -30,7 +30,8 @@ public sealed class AccessTokenAttackTests(AuthServerFixture server) : IClassFix
         const string attacker = "attacker-secret-attacker-secret-0123456789";
         var header = new JsonObject
         {
-            ["alg"] = "HS256", ["typ"] = "JWT",
+            ["alg"] = "HS256",
+            ["typ"] = "JWT",
             ["jwk"] = new JsonObject { ["kty"] = "oct", ["k"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(attacker)).TrimEnd('=') },
         };
 
@@ -54,8 +55,11 @@ public sealed class AccessTokenAttackTests(AuthServerFixture server) : IClassFix
     {
         var header = new JsonObject
         {
-            ["alg"] = "HS256", ["typ"] = "JWT", ["kid"] = "k1",
-            ["jku"] = new Uri(stub.VerifyUrl, "/jwks.json").ToString(), ["x5u"] = new Uri(stub.VerifyUrl, "/cert.pem").ToString(),
+            ["alg"] = "HS256",
+            ["typ"] = "JWT",
+            ["kid"] = "k1",
+            ["jku"] = new Uri(stub.VerifyUrl, "/jwks.json").ToString(),
+            ["x5u"] = new Uri(stub.VerifyUrl, "/cert.pem").ToString(),
         };
 
         await AssertBadJwtAsync(Jwt.Sign(await ClaimsAsync(), "attacker-secret", header));
