@@ -154,6 +154,31 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         Assert.Equal(0, await server.Db.ScalarAsync<long>($"select count(*) from authserver.rate_limits where key = 'recover:{SlowRefillFixture.Proxy}'"));
     }
 
+    [Fact] // R3★ the same rule for sessions.ip and audit rows: a client can't write its own IP into them
+    public async Task Signup_SpoofedForwardedFor_SessionAndAuditKeepTheSocketOrProxiedAddress()
+    {
+        using var direct = LoopbackClients.From("127.0.0.22", server.BaseAddress);
+        using var viaProxy = LoopbackClients.From(SlowRefillFixture.Proxy, server.BaseAddress);
+        var ids = new List<(string Expected, string UserId)>();
+        foreach (var (client, expected) in new[] { (direct, "127.0.0.22"), (viaProxy, "203.0.113.9") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/signup")
+            {
+                Content = JsonContent.Create(new { email = AuthServerFixture.NewEmail("ip"), password = "correct-horse-battery" }),
+            };
+            request.Headers.Add("X-Forwarded-For", "6.6.6.6, 203.0.113.9");
+            var session = await server.OkJsonAsync(await client.SendAsync(request));
+            ids.Add((expected, (string)session["user"]!["id"]!));
+        }
+
+        foreach (var (expected, userId) in ids)
+        {
+            Assert.Equal(expected, await server.Db.ScalarAsync<string>("select host(ip) from auth.sessions where user_id = @id::uuid", new { id = userId }));
+            Assert.All(await server.Db.QueryAsync<string>("select ip_address from auth.audit_log_entries where payload->>'actor_id' = @userId", new { userId }),
+                ip => Assert.Equal(expected, ip));
+        }
+    }
+
     [Fact] // R5★ 20 tabs refreshing together at the defaults' burst
     public async Task Token_TwentyTabsRefreshingTogether_NoneLimited()
     {
