@@ -2,6 +2,7 @@ using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.DbConnections;
 using AuthServer.Features.External;
+using AuthServer.Features.Captcha;
 using AuthServer.Features.Health;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Admin;
@@ -15,6 +16,7 @@ using AuthServer.Features.Otp;
 using AuthServer.Features.Reauthenticate;
 using AuthServer.Features.Recover;
 using AuthServer.Features.Resend;
+using AuthServer.Features.RateLimits;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
@@ -40,6 +42,7 @@ MfaOptions mfaOptions;
 ExternalOptions external;
 MailerOptions mailerOptions;
 SigningKeys signingKeys; HookOptions hooks;
+RateLimitOptions rateLimits; CaptchaOptions captcha; DbTimeoutOptions dbTimeouts;
 try
 {
     api = ApiOptions.Load(env);
@@ -58,6 +61,9 @@ try
     mailerOptions = MailerOptions.Load(env);
     signingKeys = SigningKeys.Load(env, jwt);
     hooks = HookOptions.Load(env);
+    rateLimits = RateLimitOptions.Load(env);
+    captcha = CaptchaOptions.Load(env);
+    dbTimeouts = DbTimeoutOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -81,11 +87,14 @@ builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(signingKeys).AddSingleton(hooks);
 builder.Services.AddSingleton<HookRunner>();
+builder.Services.AddSingleton(rateLimits).AddSingleton(captcha).AddSingleton<RateLimiter>().AddSingleton<CaptchaVerifier>();
+builder.Services.AddHttpClient().AddHostedService<RateLimitJanitor>();
 builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString) { Name = "authserver" };
     if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
+    dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder);
     return dataSource.Build();
 });
 builder.Services.AddSingleton(TimeProvider.System);
@@ -100,7 +109,7 @@ builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
     .SetIsOriginAllowed(_ => true).AllowCredentials()
     .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
     .AllowAnyHeader()
-    .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header)));
+    .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header, "Retry-After")));
 
 var app = builder.Build();
 
@@ -134,8 +143,10 @@ app.UseHttpMetrics();
 app.UseAuthMetrics();
 app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
 app.UseExceptionHandler();
+app.UseRateLimits();
 
 app.MapHealth();
+app.MapReady();
 if (metricsPort == 0) app.MapMetrics("/metrics");
 app.MapOpenApi("/openapi.json");
 app.MapSignup();
@@ -159,6 +170,8 @@ app.MapProfile();
 app.MapDisabledFeatures();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
+if (rateLimits.Header is not null && rateLimits.TrustedProxies.Count == 0)
+    app.Logger.LogWarning("GOTRUE_RATE_LIMIT_HEADER is set but GOTRUE_RATE_LIMIT_TRUSTED_PROXIES is empty: per-IP limits use the socket address");
 app.Logger.LogInformation("AuthServer listening on port {Port}", api.Port);
 await app.RunAsync();
 return 0;

@@ -1,20 +1,16 @@
-using System.Net;
+using AuthServer.Config;
+using AuthServer.Features.RateLimits;
 
 namespace AuthServer.Http;
 
-/// Who is calling: client IP for sessions and audit rows (first parseable `X-Forwarded-For` entry,
-/// else the socket, as GoTrue does) and the User-Agent stored on sessions.
+/// Who is calling: client IP for sessions and audit rows and the User-Agent stored on sessions.
 internal static class ClientInfo
 {
-    public static string Ip(HttpContext http)
-    {
-        foreach (var part in http.Request.Headers["X-Forwarded-For"].ToString().Split(','))
-            if (IPAddress.TryParse(part.Trim(), out var forwarded))
-                return forwarded.ToString();
-        var remote = http.Connection.RemoteIpAddress;
-        if (remote is null) return "";
-        return (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
-    }
+    /// The same address rate limits use: the socket peer, or the forwarded client when the peer is a trusted
+    /// proxy (`GOTRUE_RATE_LIMIT_TRUSTED_PROXIES`). GoTrue takes the first `X-Forwarded-For` entry from anyone,
+    /// which lets a client write any IP into `sessions.ip` and the audit log (ASVS 4.1.3, 16.3.1).
+    public static string Ip(HttpContext http) =>
+        ClientAddress.For(http, http.RequestServices.GetRequiredService<RateLimitOptions>()) is var ip && ip != "unknown" ? ip : "";
 
     public static string? UserAgent(HttpContext http) =>
         http.Request.Headers.UserAgent.ToString() is { Length: > 0 } ua ? ua : null;

@@ -11,7 +11,9 @@ internal static partial class Identifiers
         email = email.Trim().ToLowerInvariant();
         if (email.Length > 255)
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "An email address is too long");
-        if (!EmailFormat().IsMatch(email))
+        // GoTrue's pattern accepts a dotless domain (`a@b`); no such address receives mail on the internet
+        // (security-tests B4★), so we also require a dot.
+        if (!EmailFormat().IsMatch(email) || !email[(email.IndexOf('@') + 1)..].Contains('.'))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unable to validate email address: invalid format");
         return email;
     }

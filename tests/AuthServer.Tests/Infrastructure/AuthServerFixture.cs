@@ -67,6 +67,15 @@ public class AuthServerFixture : IAsyncLifetime
             ["DATABASE_URL"] = connectionString,
             ["GOTRUE_MAILER_AUTOCONFIRM"] = "true",
             ["GOTRUE_PASSWORD_HASH_COST"] = "4",
+            // Every test class talks from 127.0.0.1: lift the per-IP limits (RateLimitTests use the defaults).
+            ["GOTRUE_RATE_LIMIT_TOKEN_REFRESH"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_OTP"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_VERIFY"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_ANONYMOUS_USERS"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_EMAIL_SENT"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_SMS_SENT"] = "1000000",
+            ["GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"] = "1000000/1s",
+            ["GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY"] = "1000000",
         };
         Configure(settings);
 

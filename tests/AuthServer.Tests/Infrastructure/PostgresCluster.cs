@@ -15,7 +15,7 @@ public sealed class PostgresCluster
 {
     const string TemplateDatabase = "authserver_template";
 
-    static readonly Lazy<Task<PostgresCluster>> Instance = new(StartAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    static readonly Lazy<Task<PostgresCluster>> Instance = new(() => StartAsync(durable: false), LazyThreadSafetyMode.ExecutionAndPublication);
 
     // A clone takes milliseconds; one at a time keeps "source database is being accessed by other
     // users" out of the picture.
@@ -23,6 +23,7 @@ public sealed class PostgresCluster
     readonly string dir;
     readonly string dataDir;
     readonly bool asPostgresUser;
+    bool durable;
     int cloneCount;
 
     public int Port { get; }
@@ -36,6 +37,26 @@ public sealed class PostgresCluster
     }
 
     public static Task<PostgresCluster> GetAsync() => Instance.Value;
+
+    /// <summary>
+    /// A cluster of the caller's own, for tests that stop and start PostgreSQL (the shared one serves every
+    /// other test class). Stopped at process exit like the shared one, or earlier by <see cref="DisposeAsync"/>.
+    /// </summary>
+    public static Task<PostgresCluster> StartPrivateAsync() => StartAsync(durable: true);
+
+    /// <summary><c>pg_ctl stop -m fast|immediate</c>: the server goes away, connections break.</summary>
+    public Task StopServerAsync(string mode = "fast") =>
+        RunPgAsync("pg_ctl", ["-D", dataDir, "-m", mode, "-w", "-t", "60", "stop"]);
+
+    /// <summary>Starts a stopped server again on the same port and data directory.</summary>
+    public Task StartServerAsync() =>
+        RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", ServerOptions(), "-w", "-t", "60", "start"]);
+
+    public Task DisposeAsync()
+    {
+        Stop();
+        return Task.CompletedTask;
+    }
 
     public string ConnectionString(string database) =>
         new NpgsqlConnectionStringBuilder
@@ -81,7 +102,7 @@ public sealed class PostgresCluster
     string AdminConnectionString(string database) =>
         new NpgsqlConnectionStringBuilder(ConnectionString(database)) { Pooling = false }.ConnectionString;
 
-    static async Task<PostgresCluster> StartAsync()
+    static async Task<PostgresCluster> StartAsync(bool durable)
     {
         var asPostgresUser = Environment.IsPrivilegedProcess; // euid 0: initdb/postgres refuse to run as root
         var dir = Path.Combine(Path.GetTempPath(), $"authserver-pg-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
@@ -89,7 +110,7 @@ public sealed class PostgresCluster
         if (asPostgresUser)
             await RunAsync("chown", ["postgres:postgres", dir]);
 
-        var cluster = new PostgresCluster(dir, FreeLoopbackPort(), asPostgresUser);
+        var cluster = new PostgresCluster(dir, FreeLoopbackPort(), asPostgresUser) { durable = durable };
         AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Stop();
         cluster.StartWatchdog();
         try
@@ -109,12 +130,15 @@ public sealed class PostgresCluster
     {
         await RunPgAsync("initdb", ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
 
-        // listen_addresses etc. go on the command line so nothing depends on the host's postgresql.conf.
-        var options = string.Join(' ',
-            $"-p {Port}", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=127.0.0.1", $"-k {dir}", "-c max_connections=300");
-        await RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", options, "-w", "-t", "60", "start"]);
+        await RunPgAsync("pg_ctl", ["-D", dataDir, "-l", Path.Combine(dir, "postgres.log"), "-o", ServerOptions(), "-w", "-t", "60", "start"]);
     }
+
+    // listen_addresses etc. go on the command line so nothing depends on the host's postgresql.conf.
+    // A private cluster keeps synchronous_commit on: its tests crash the server (`-m immediate`) and
+    // check that committed rows survive.
+    string ServerOptions() => string.Join(' ',
+        $"-p {Port}", "-c fsync=off", $"-c synchronous_commit={(durable ? "on" : "off")}", "-c full_page_writes=off",
+        "-c listen_addresses=127.0.0.1", $"-k {dir}", "-c max_connections=300");
 
     /// <summary>
     /// ProcessExit does not run when the test host is killed (blame-hang, Ctrl-C twice, OOM). A detached

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Captcha;
+using AuthServer.Features.RateLimits;
 using AuthServer.Http;
 using AuthServer.Mail;
 using AuthServer.Security;
@@ -14,7 +16,7 @@ namespace AuthServer.Features.Signup;
 /// `POST /signup` (api.md §3 POST /signup): email or phone + password, or anonymous with neither.
 internal static class SignupEndpoints
 {
-    public static void MapSignup(this IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync);
+    public static void MapSignup(this IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync).RequireCaptcha();
 
     internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel,
         string? CodeChallenge, string? CodeChallengeMethod);
@@ -153,6 +155,8 @@ internal static class SignupEndpoints
             throw ApiError.Unprocessable(ErrorCode.AnonymousProviderDisabled, "Anonymous sign-ins are disabled");
         if (auth.DisableSignup)
             throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
+        // GoTrue: internal/api/api.go checks the anonymous limit only once anonymous sign-ins are allowed.
+        await http.RequestServices.GetRequiredService<RateLimiter>().EnsureAnonymousSignupAsync(http, ct);
 
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);

@@ -1,5 +1,6 @@
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.RateLimits;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
 using AuthServer.Security;
@@ -36,11 +37,14 @@ internal static class PasswordGrant
 
         var aud = SignupEndpoints.RequestAudience(http, jwt);
         var password = body.Password ?? "";
+        var account = hasEmail ? body.Email!.Trim().ToLowerInvariant() : Identifiers.NormalizePhone(body.Phone!);
+        var limiter = services.GetRequiredService<RateLimiter>();
+        await limiter.EnsurePasswordAttemptAsync(http, account, ct);
         var db = services.GetRequiredService<NpgsqlDataSource>();
         await using var conn = await db.OpenConnectionAsync(ct);
         var user = hasEmail
-            ? await UserQueries.FindByEmailAsync(conn, body.Email!.Trim().ToLowerInvariant(), aud, ct)
-            : await UserQueries.FindByPhoneAsync(conn, Identifiers.NormalizePhone(body.Phone!), aud, ct);
+            ? await UserQueries.FindByEmailAsync(conn, account, aud, ct)
+            : await UserQueries.FindByPhoneAsync(conn, account, aud, ct);
 
         if (user is not null && user.IsBanned(now))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "User is banned");
@@ -53,6 +57,7 @@ internal static class PasswordGrant
             await Hooks.PasswordVerificationHook.RunAsync(services.GetRequiredService<Hooks.HookRunner>(), user.Id, valid, ct);
         if (!valid || user is null)
             throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
+        await limiter.RefundPasswordAttemptAsync(account, ct);
         if (hasEmail && user.EmailConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");
         if (hasPhone && user.PhoneConfirmedAt is null)

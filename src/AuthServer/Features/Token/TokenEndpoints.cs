@@ -1,3 +1,4 @@
+using AuthServer.Features.Captcha;
 using AuthServer.Http;
 
 namespace AuthServer.Features.Token;
@@ -5,7 +6,9 @@ namespace AuthServer.Features.Token;
 /// `POST /token?grant_type=…` dispatches on the grant, like GoTrue's token.go.
 internal static class TokenEndpoints
 {
-    public static void MapToken(this IEndpointRouteBuilder app) => app.MapPost("/token", TokenAsync);
+    public static void MapToken(this IEndpointRouteBuilder app) => app.MapPost("/token", TokenAsync)
+        // GoTrue: internal/api/middleware.go isIgnoreCaptchaRoute: refresh_token, pkce, id_token skip it.
+        .RequireCaptcha(http => http.Request.Query["grant_type"] is var g && g != "refresh_token" && g != "pkce" && g != "id_token");
 
     static Task<IResult> TokenAsync(HttpContext http, CancellationToken ct)
     {

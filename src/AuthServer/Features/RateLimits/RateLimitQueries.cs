@@ -1,0 +1,47 @@
+using Dapper;
+using Npgsql;
+
+namespace AuthServer.Features.RateLimits;
+
+internal static class RateLimitQueries
+{
+    internal sealed class TakeResult
+    {
+        public bool Allowed { get; init; }
+        public double Tokens { get; init; }
+    }
+
+    /// Refill the bucket for the time since its last use, then take one token if there is one: one
+    /// statement, so concurrent requests on any replica serialise on the row (no read-then-write race).
+    /// A bucket that is empty stays at its refilled level (a refused request costs nothing).
+    public static Task<TakeResult> TakeAsync(NpgsqlConnection conn, string key, double capacity, double refillPerSecond,
+        DateTime now, CancellationToken ct) =>
+        conn.QuerySingleAsync<TakeResult>(new CommandDefinition(
+            """
+            insert into authserver.rate_limit_buckets as r (key, tokens, allowed, updated_at, expires_at)
+            values (@key, greatest(@capacity - 1, 0), @capacity >= 1, @now, @now + make_interval(secs => @full))
+            on conflict (key) do update set
+                allowed = least(@capacity, r.tokens
+                    + greatest(0, extract(epoch from (@now - r.updated_at))::float8) * @rate) >= 1,
+                tokens = least(@capacity, r.tokens
+                    + greatest(0, extract(epoch from (@now - r.updated_at))::float8) * @rate)
+                    - case when least(@capacity, r.tokens
+                        + greatest(0, extract(epoch from (@now - r.updated_at))::float8) * @rate) >= 1 then 1 else 0 end,
+                updated_at = greatest(r.updated_at, @now),
+                expires_at = greatest(r.updated_at, @now) + make_interval(secs => @full)
+            returning allowed, tokens
+            """,
+            new { key, capacity, rate = refillPerSecond, now, full = capacity / refillPerSecond },
+            cancellationToken: ct));
+
+    /// Gives one token back (a successful sign-in does not count against its account).
+    public static Task RefundAsync(NpgsqlConnection conn, string key, double capacity, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update authserver.rate_limit_buckets set tokens = least(@capacity, tokens + 1) where key = @key",
+            new { key, capacity }, cancellationToken: ct));
+
+    /// Rows whose bucket is full again; deleting them changes no decision.
+    public static Task<int> DeleteExpiredAsync(NpgsqlConnection conn, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "delete from authserver.rate_limit_buckets where expires_at < @now", new { now }, cancellationToken: ct));
+}
