@@ -29,9 +29,6 @@ internal sealed class DbConnectionOptions
     /// <summary>`GOTRUE_RATE_LIMIT_DBCONNECTIONS_SIGNUP`: requests per minute per client IP (default 5,
     /// 0 = unlimited), counted in PostgreSQL so every instance shares the budget.</summary>
     public int RateLimitPerMinute { get; init; } = 5;
-    /// <summary>`GOTRUE_RATE_LIMIT_HEADER`: the header holding the client IP (first entry), as in
-    /// GoTrue; only set it behind a proxy that overwrites it. Unset: the socket address.</summary>
-    public string? RateLimitHeader { get; init; }
 
     public static DbConnectionOptions Load(EnvReader env) => new()
     {
@@ -40,7 +37,6 @@ internal sealed class DbConnectionOptions
         VerifyEmailAutoSend = env.Bool("GOTRUE_DBCONNECTIONS_VERIFY_EMAIL_AUTO_SEND", true),
         WelcomeEmailEnabled = env.Bool("GOTRUE_DBCONNECTIONS_WELCOME_EMAIL_ENABLED", false),
         RateLimitPerMinute = env.Int("GOTRUE_RATE_LIMIT_DBCONNECTIONS_SIGNUP", 5, 0, 100_000),
-        RateLimitHeader = env.String("GOTRUE_RATE_LIMIT_HEADER"),
     };
 }
 

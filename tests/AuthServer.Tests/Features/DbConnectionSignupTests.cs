@@ -302,8 +302,11 @@ public sealed class DbConnectionSignupTests(DbConnectionFixture server) : IClass
         // The state lives in PostgreSQL: a budget exhausted by any instance is exhausted for all.
         var ip = NewIp();
         await server.Db.ExecuteAsync(
-            "insert into authserver.rate_limits (bucket, tat) values (@bucket, @tat)",
-            new { bucket = "dbconnections_signup:" + ip, tat = server.Clock.GetUtcNow().UtcDateTime.AddSeconds(60) });
+            """
+            insert into authserver.rate_limit_buckets (key, tokens, allowed, updated_at, expires_at)
+            values (@key, 0, false, @now, @now + interval '1 minute')
+            """,
+            new { key = "dbconnections_signup:" + ip, now = server.Clock.GetUtcNow().UtcDateTime });
 
         var email = AuthServerFixture.NewEmail();
         await ErrorAsync(await PostAsync(new { client_id = DbConnectionFixture.ClientId, email, password = Password }, ip),

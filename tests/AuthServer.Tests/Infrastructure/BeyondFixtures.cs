@@ -16,6 +16,8 @@ public sealed class DbConnectionFixture : AuthServerFixture
         settings["GOTRUE_MAILER_AUTOCONFIRM"] = "false";
         settings["GOTRUE_DBCONNECTIONS_CLIENT_IDS"] = ClientId;
         settings["GOTRUE_RATE_LIMIT_HEADER"] = "X-Forwarded-For";
+        // The test client is the proxy: its X-Forwarded-For picks the bucket.
+        settings["GOTRUE_RATE_LIMIT_TRUSTED_PROXIES"] = "127.0.0.1/32";
         settings["GOTRUE_PASSWORD_MIN_LENGTH"] = "8";
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.Signup;
+using AuthServer.Features.RateLimits;
 using AuthServer.Http;
 using AuthServer.Security;
 using Npgsql;
@@ -42,19 +43,17 @@ internal static class DbConnectionSignupEndpoints
         string? FamilyName, JsonObject? UserMetadata, string? Connection);
 
     static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, DbConnectionOptions options,
-        AuthOptions auth, JwtOptions jwt, Passwords passwords, TimeProvider clock, CancellationToken ct)
+        AuthOptions auth, JwtOptions jwt, Passwords passwords, TimeProvider clock, RateLimiter limiter, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        // Counted first, so malformed requests spend the budget too.
+        // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets and client-address
+        // rule (trusted proxies) as every other limit: a burst of N, refilled at N per minute.
         if (options.RateLimitPerMinute > 0)
         {
-            var bucket = "dbconnections_signup:" + PostgresRateLimit.ClientKey(http, options.RateLimitHeader);
-            if (await PostgresRateLimit.HitAsync(db, bucket, options.RateLimitPerMinute, TimeSpan.FromMinutes(1), now, ct)
-                is { } retryAfter)
-            {
-                http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                throw new ApiError(429, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
-            }
+            var bucket = new Bucket("dbconnections_signup", options.RateLimitPerMinute, options.RateLimitPerMinute / 60.0);
+            var decision = await limiter.TryTakeAsync(bucket, ClientAddress.For(http, limiter.Options), ct);
+            if (!decision.Allowed)
+                throw RateLimiter.TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
         }
 
         var body = await BodyReader.ReadAsync<DbSignupRequest>(http.Request, ct);
