@@ -39,7 +39,7 @@ ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSe
 MfaOptions mfaOptions;
 ExternalOptions external;
 MailerOptions mailerOptions;
-SigningKeys signingKeys; HookOptions hooks;
+SigningKeys signingKeys; HookOptions hooks; SmsOptions smsOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -58,6 +58,7 @@ try
     mailerOptions = MailerOptions.Load(env);
     signingKeys = SigningKeys.Load(env, jwt);
     hooks = HookOptions.Load(env);
+    smsOptions = SmsOptions.Load(env, required: (auth.PhoneEnabled || mfaOptions.PhoneEnrollEnabled) && !hooks.SendSms.Enabled);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -81,6 +82,7 @@ builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(signingKeys).AddSingleton(hooks);
 builder.Services.AddSingleton<HookRunner>();
+builder.Services.AddSingleton(smsOptions).AddSingleton<AuthServer.Sms.SmsSender>();
 builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
