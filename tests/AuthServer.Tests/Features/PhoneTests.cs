@@ -386,7 +386,9 @@ public sealed class PhoneTests(PhoneFixture server) : IClassFixture<PhoneFixture
             """, new { id, phone });
         var token = Jwt.Sign(new JsonObject
         {
-            ["sub"] = id.ToString(), ["aud"] = "authenticated", ["role"] = "authenticated",
+            ["sub"] = id.ToString(),
+            ["aud"] = "authenticated",
+            ["role"] = "authenticated",
             ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
         }, AuthServerFixture.JwtSecret);
 
