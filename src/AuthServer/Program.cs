@@ -41,8 +41,8 @@ ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSe
 MfaOptions mfaOptions;
 ExternalOptions external;
 MailerOptions mailerOptions;
-SigningKeys signingKeys; HookOptions hooks;
 RateLimitOptions rateLimits; CaptchaOptions captcha; DbTimeoutOptions dbTimeouts;
+SigningKeys signingKeys; HookOptions hooks; SmsOptions smsOptions;
 try
 {
     api = ApiOptions.Load(env);
@@ -64,6 +64,7 @@ try
     rateLimits = RateLimitOptions.Load(env);
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
+    smsOptions = SmsOptions.Load(env, required: (auth.PhoneEnabled || mfaOptions.PhoneEnrollEnabled) && !hooks.SendSms.Enabled);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -89,6 +90,7 @@ builder.Services.AddSingleton(signingKeys).AddSingleton(hooks);
 builder.Services.AddSingleton<HookRunner>();
 builder.Services.AddSingleton(rateLimits).AddSingleton(captcha).AddSingleton<RateLimiter>().AddSingleton<CaptchaVerifier>();
 builder.Services.AddHttpClient().AddHostedService<RateLimitJanitor>();
+builder.Services.AddSingleton(smsOptions).AddSingleton<AuthServer.Sms.SmsSender>();
 builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.

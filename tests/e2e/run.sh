@@ -39,13 +39,14 @@ SERVER_PID=""
 MAIL_SERVER_PID=""
 ISSUER_PID=""
 CATCHER_PID=""
+SMS_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
     trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID"; do
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -111,6 +112,18 @@ done
 log "OIDC issuer on $ISSUER_URL"
 
 
+# A Twilio-shaped SMS provider; the servers reach it through GOTRUE_SMS_PROVIDER_API_URL.
+SMS_PORT=$(pg_free_port "")
+SMS_URL="http://127.0.0.1:$SMS_PORT"
+node "$HERE/lib/sms-provider.mjs" "$SMS_PORT" >"$WORK/sms-provider.log" 2>&1 &
+SMS_PID=$!
+for _ in $(seq 1 50); do
+    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
+        "$SMS_URL/api/messages" && break
+    sleep 0.2
+done
+log "SMS provider on $SMS_URL"
+
 log "mail catcher: SMTP 127.0.0.1:$SMTP_PORT, inbox $INBOX_URL"
 node "$ROOT/scripts/lib/mailcatcher.mjs" --smtp-port "$SMTP_PORT" --http-port "$INBOX_PORT" >"$WORK/mailcatcher.log" 2>&1 &
 CATCHER_PID=$!
@@ -159,6 +172,13 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_SMTP_ADMIN_EMAIL=admin@example.com \
             GOTRUE_SMTP_SENDER_NAME=AuthServer \
             GOTRUE_SMTP_MAX_FREQUENCY=1s \
+            GOTRUE_EXTERNAL_PHONE_ENABLED=true \
+            GOTRUE_SMS_MAX_FREQUENCY=1s \
+            GOTRUE_SMS_PROVIDER=twilio \
+            GOTRUE_SMS_TWILIO_ACCOUNT_SID=ACe2e \
+            GOTRUE_SMS_TWILIO_AUTH_TOKEN=e2e-token \
+            GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID=MGe2e \
+            GOTRUE_SMS_PROVIDER_API_URL="$SMS_URL" \
             GOTRUE_MAILER_TEMPLATES_CONFIRMATION="$WORK/templates/CONFIRMATION.html" \
             GOTRUE_MAILER_TEMPLATES_INVITE="$WORK/templates/INVITE.html" \
             GOTRUE_MAILER_TEMPLATES_RECOVERY="$WORK/templates/RECOVERY.html" \
@@ -210,6 +230,7 @@ set +e
         SUPABASE_JWT_SECRET="$JWT_SECRET" \
         SUPABASE_MAIL_URL="$MAIL_API_URL" \
         MAILCATCHER_URL="$INBOX_URL" \
+        SMS_PROVIDER_URL="$SMS_URL" \
         OIDC_ISSUER_URL="$ISSUER_URL" \
         E2E_AUTHSERVER_DLL="$DLL" \
         E2E_DATABASE_URL="$DB_URL"

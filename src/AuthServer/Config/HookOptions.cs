@@ -72,10 +72,13 @@ internal sealed class HookOptions
 {
     public HookConfig CustomAccessToken { get; init; } = new() { Name = "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN" };
     public HookConfig PasswordVerificationAttempt { get; init; } = new() { Name = "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT" };
+    /// <summary>`GOTRUE_HOOK_SEND_SMS_*`: when on, it sends every SMS OTP instead of the SMS provider.</summary>
+    public HookConfig SendSms { get; init; } = new() { Name = "GOTRUE_HOOK_SEND_SMS" };
 
     public static HookOptions Load(EnvReader env) => new()
     {
         CustomAccessToken = HookConfig.Load(env, "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN"),
         PasswordVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT"),
+        SendSms = HookConfig.Load(env, "GOTRUE_HOOK_SEND_SMS"),
     };
 }

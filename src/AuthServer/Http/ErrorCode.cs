@@ -34,6 +34,7 @@ internal static class ErrorCode
     public const string OverRequestRateLimit = "over_request_rate_limit";
     public const string OverEmailSendRateLimit = "over_email_send_rate_limit";
     public const string OverSmsSendRateLimit = "over_sms_send_rate_limit";
+    public const string SmsSendFailed = "sms_send_failed";
     public const string InsufficientAal = "insufficient_aal";
     public const string MfaFactorNotFound = "mfa_factor_not_found";
     public const string MfaFactorNameConflict = "mfa_factor_name_conflict";

@@ -35,8 +35,7 @@ internal static class OtpEndpoints
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Channel should only be specified with Phone OTP");
         var pkce = PkceParams.From(body.CodeChallenge, body.CodeChallengeMethod);
         if (phone.Length > 0)
-            // SMS OTP needs an SMS provider, which this server does not have yet.
-            throw ApiError.BadRequest(ErrorCode.PhoneProviderDisabled, "Unsupported phone provider");
+            return await Phone.PhoneFlows.OtpAsync(http, phone, body.CreateUser ?? true, body.Data, body.Channel, ct);
         if (email.Length == 0)
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "One of email or phone must be set");
 

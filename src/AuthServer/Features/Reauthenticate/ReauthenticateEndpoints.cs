@@ -18,7 +18,7 @@ internal static class ReauthenticateEndpoints
         if (string.IsNullOrEmpty(user.Email) && string.IsNullOrEmpty(user.Phone))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Reauthentication requires the user to have an email or a phone number");
         if (string.IsNullOrEmpty(user.Email))
-            throw ApiError.BadRequest(ErrorCode.PhoneProviderDisabled, "Unsupported phone provider"); // no SMS provider yet
+            return await Features.Phone.PhoneFlows.ReauthenticateAsync(http, user, ct);
         if (user.EmailConfirmedAt is null)
             throw ApiError.Unprocessable(ErrorCode.EmailNotConfirmed, "Please verify your email first.");
         var now = clock.GetUtcNow().UtcDateTime;

@@ -35,7 +35,7 @@ internal static class ResendEndpoints
         if (phone.Length > 0)
         {
             if (!auth.PhoneEnabled) throw ApiError.BadRequest(ErrorCode.PhoneProviderDisabled, "Phone logins are disabled");
-            return Results.Json(new JsonObject()); // SMS is not sent by this server yet
+            return await Phone.PhoneFlows.ResendAsync(http, type, phone, ct);
         }
         if (!auth.EmailEnabled) throw ApiError.BadRequest(ErrorCode.EmailProviderDisabled, "Email logins are disabled");
         email = Identifiers.ValidateEmail(email);

@@ -9,6 +9,8 @@ using AuthServer.Http;
 using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
+using AuthServer.Features.Phone;
+using AuthServer.Sms;
 using Npgsql;
 
 namespace AuthServer.Features.Signup;
@@ -21,10 +23,8 @@ internal static class SignupEndpoints
     internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel,
         string? CodeChallenge, string? CodeChallengeMethod);
 
-    static readonly TimeSpan MailMaxFrequency = TimeSpan.FromMinutes(1);
-
     static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, AuthOptions auth, JwtOptions jwt,
-        Passwords passwords, SessionIssuer sessions, Mailer mailer, TimeProvider clock, CancellationToken ct)
+        Passwords passwords, SessionIssuer sessions, Mailer mailer, SmsSender sms, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<SignupRequest>(http.Request, ct);
         var now = clock.GetUtcNow().UtcDateTime;
@@ -58,6 +58,7 @@ internal static class SignupEndpoints
         {
             if (!auth.PhoneEnabled) throw ApiError.BadRequest(ErrorCode.PhoneProviderDisabled, "Phone signups are disabled");
             phone = Identifiers.ValidatePhone(body.Phone!);
+            sms.EnsureValidChannel(string.IsNullOrEmpty(body.Channel) ? "sms" : body.Channel);
         }
 
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -102,6 +103,11 @@ internal static class SignupEndpoints
             }
         }
 
+        if (provider == "phone" && !autoconfirm)
+            // The confirmation SMS: sent with no transaction open (Features/Phone/PhoneFlows).
+            return Results.Json(await PhoneFlows.SendSignupConfirmationAsync(http, conn, tx, userId, existing is null, phone!,
+                string.IsNullOrEmpty(body.Channel) ? "sms" : body.Channel, sms, now, ct), Json.Options);
+
         var audited = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
         // GoTrue signup.go: `user_signedup` when the user is confirmed here, else `user_confirmation_requested`.
         await AuditLog.WriteAsync(conn, audited, autoconfirm ? AuditAction.UserSignedUp : AuditAction.UserConfirmationRequested,
@@ -127,25 +133,7 @@ internal static class SignupEndpoints
             return Results.Json(UserJson.From(created.User, created.Identities), Json.Options);
         }
 
-        var user = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
-        var lastSent = user.ConfirmationSentAt;
-        if (lastSent is { } sent && now - DateTime.SpecifyKind(sent, DateTimeKind.Utc) < MailMaxFrequency)
-        {
-            var wait = (int)Math.Ceiling((MailMaxFrequency - (now - DateTime.SpecifyKind(sent, DateTimeKind.Utc))).TotalSeconds);
-            throw new ApiError(429, ErrorCode.OverSmsSendRateLimit,
-                $"For security purposes, you can only request this after {wait} seconds.");
-        }
-        // Phone: the SMS itself is sent by the SMS issue; until then the token is stored and nothing is sent,
-        // as GoTrue does with no SMS provider.
-        var otp = TokenHashes.NewOtp();
-        var relatesTo = phone!;
-        var tokenHash = TokenHashes.Of(relatesTo, otp);
-        await SignupQueries.SetConfirmationTokenAsync(conn, userId, tokenHash, relatesTo, now, ct);
-        // GoTrue signup.go audits the confirmation request in the same transaction.
-        await AuditLog.WriteAsync(conn, user, "user_confirmation_requested", ip, now, ct, new JsonObject { ["provider"] = provider });
-        var result = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;
-        await tx.CommitAsync(ct);
-        return Results.Json(UserJson.From(result.User, result.Identities), Json.Options);
+        throw new InvalidOperationException("unreachable: phone sign-ups without autoconfirm return above");
     }
 
     static async Task<IResult> AnonymousSignupAsync(HttpContext http, SignupRequest body, NpgsqlDataSource db,

@@ -15,7 +15,7 @@ namespace AuthServer.Features.User;
 internal static class ReauthenticationCheck
 {
     public static async Task EnsureAsync(NpgsqlConnection conn, NpgsqlTransaction tx, UserRow user, Guid? sessionId,
-        string? nonce, MailerOptions options, DateTime now, CancellationToken ct)
+        string? nonce, MailerOptions options, DateTime now, CancellationToken ct, TimeSpan? smsExpiry = null)
     {
         var created = sessionId is { } sid
             ? await conn.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
@@ -29,8 +29,10 @@ internal static class ReauthenticationCheck
         var tokens = await VerifyQueries.LoadTokensAsync(conn, user.Id, ct);
         var stored = tokens.ReauthenticationToken ?? "";
         var relatesTo = string.IsNullOrEmpty(locked.Email) ? locked.Phone ?? "" : locked.Email;
+        // GoTrue `verifyReauthentication`: a code sent by SMS lives GOTRUE_SMS_OTP_EXP.
+        var expiry = string.IsNullOrEmpty(locked.Email) ? smsExpiry ?? options.OtpExpiry : options.OtpExpiry;
         var expired = locked.ReauthenticationSentAt is not { } sent ||
-                      now > DateTime.SpecifyKind(sent, DateTimeKind.Utc) + options.OtpExpiry;
+                      now > DateTime.SpecifyKind(sent, DateTimeKind.Utc) + expiry;
         if (stored.Length == 0 || expired || !Secrets.FixedTimeEquals(stored, TokenHashes.Of(relatesTo, nonce)))
         {
             if (stored.Length > 0)

@@ -81,13 +81,24 @@ internal static class UserEndpoints
             newHash = await passwords.HashAsync(password, ct);
         }
 
+        // The phone-change SMS goes first, with no transaction open; a failed send changes nothing
+        // (Features/Phone/PhoneFlows). GoTrue sends it inside its one update transaction.
+        var phoneChanging = phone is not null && phone != user.Phone;
+        if (phoneChanging && !authOptions.SmsAutoconfirm)
+        {
+            var channel = string.IsNullOrEmpty(body.Channel) ? "sms" : body.Channel;
+            http.RequestServices.GetRequiredService<AuthServer.Sms.SmsSender>().EnsureValidChannel(channel);
+            await Phone.PhoneFlows.SendPhoneChangeAsync(http, user, phone!, channel, ct);
+        }
+
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var ip = ClientInfo.Ip(http);
         var mailQueued = false;
         // First, before any write: a rejected nonce commits only its attempt count.
         if (newHash is not null && mailerOptions.UpdatePasswordRequireReauthentication)
-            await ReauthenticationCheck.EnsureAsync(conn, tx, user, auth.SessionId, body.Nonce, mailerOptions, now, ct);
+            await ReauthenticationCheck.EnsureAsync(conn, tx, user, auth.SessionId, body.Nonce, mailerOptions, now, ct,
+                http.RequestServices.GetRequiredService<AuthServer.Config.SmsOptions>().OtpExpiry);
 
         if (email is not null && email != user.Email)
         {
@@ -104,12 +115,13 @@ internal static class UserEndpoints
                 mailQueued = true;
             }
         }
-        if (phone is not null && phone != user.Phone)
+        if (phoneChanging && authOptions.SmsAutoconfirm)
         {
-            if (await UserQueries.FindByPhoneAsync(conn, phone, user.Aud ?? jwt.Aud, ct) is not null)
+            if (await UserQueries.FindByPhoneAsync(conn, phone!, user.Aud ?? jwt.Aud, ct) is not null)
                 throw ApiError.Unprocessable(ErrorCode.PhoneExists, "A user with this phone number has already been registered");
-            if (authOptions.SmsAutoconfirm) await UserUpdateQueries.SetPhoneAsync(conn, user.Id, phone, now, ct);
-            else await UserUpdateQueries.SetPendingPhoneAsync(conn, user.Id, phone, now, ct);
+            // GoTrue user.go: with SMS autoconfirm the change is verified at once (`smsVerify`, phone_change).
+            await Phone.PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, phone!, now, ct);
+            await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
         }
         if (body.Data is not null)
             await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, Merge(user.UserMetadata, body.Data), now, ct);

@@ -52,8 +52,10 @@ internal static class VerifyEndpoints
                 throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Only the token_hash and type should be provided");
         }
         else throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Verify requires either a token or a token hash");
-        if (type is "sms" or "phone_change" || phone.Length > 0)
-            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unsupported verification type"); // SMS: not in this server yet
+        if (token.Length > 0 && (phone.Length > 0 || type is "sms" or "phone_change"))
+            return await PhoneVerify.VerifyAsync(http, type, phone, token, ct);
+        if (type is "sms" or "phone_change")
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unsupported verification type"); // SMS codes have no link
         if (type is not ("signup" or "invite" or "recovery" or "magiclink" or "email_change" or "email"))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unsupported verification type");
 
