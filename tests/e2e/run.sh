@@ -8,7 +8,8 @@
 # Self-contained: npm ci if node_modules is missing, a throwaway PostgreSQL on a free port in a temp
 # dir, a mail catcher (scripts/lib/mailcatcher.mjs), the server on another free port (bcrypt cost 4,
 # mailer autoconfirm on) and a second instance on the same database with autoconfirm off for the email
-# flows (two instances also exercise the shared mail outbox), `node --test`, and everything torn down
+# flows (two instances also exercise the shared mail outbox), a third on a second database loaded from
+# the GoTrue fixture (tests/e2e/lib/adopt.sh, adopt.test.mjs), `node --test`, and everything torn down
 # on exit. Exit code = the test run's. KEEP_E2E_TMP=1 keeps the temp dir.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/../../scripts/lib
@@ -17,6 +18,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/scripts/lib/postgres.sh"
 source "$ROOT/scripts/lib/keys.sh"
+# shellcheck source=lib/adopt.sh
+source "$HERE/lib/adopt.sh"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -37,6 +40,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/authserver-e2e.XXXXXX")
 chmod 755 "$WORK"
 SERVER_PID=""
 MAIL_SERVER_PID=""
+ADOPT_SERVER_PID=""
 ISSUER_PID=""
 CATCHER_PID=""
 SMS_PID=""
@@ -46,7 +50,7 @@ cleanup() {
     local code=$?
     trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID"; do
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -216,11 +220,24 @@ wait_healthy "$SERVER_PID" "$API_URL" "$SERVER_LOG" || exit 1
 log "AuthServer (mailer autoconfirm off) on $MAIL_API_URL"
 MAIL_SERVER_PID=$(start_server "$MAIL_API_PORT" false "$MAIL_SERVER_LOG")
 wait_healthy "$MAIL_SERVER_PID" "$MAIL_API_URL" "$MAIL_SERVER_LOG" || exit 1
+# A database GoTrue created and used, adopted by one more instance with that project's JWT secret and
+# column encryption key.
+ADOPT_API_PORT=$(pg_free_port "")
+ADOPT_API_URL="http://127.0.0.1:$ADOPT_API_PORT"
+ADOPT_SERVER_LOG="$WORK/server-adopt.log"
+ADOPT_DB_URL=$(adopt_create_database "$PG_PORT" gotrue)
+log "AuthServer on the GoTrue database on $ADOPT_API_URL"
+ADOPT_SERVER_PID=$(
+    export GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS="$ADOPT_DECRYPTION_KEYS"
+    DB_URL="$ADOPT_DB_URL" JWT_SECRET="$ADOPT_JWT_SECRET" start_server "$ADOPT_API_PORT" true "$ADOPT_SERVER_LOG"
+)
+wait_healthy "$ADOPT_SERVER_PID" "$ADOPT_API_URL" "$ADOPT_SERVER_LOG" || exit 1
 log "servers healthy"
 
 # 4. Tests.
 ANON_KEY=$(mint_api_key anon "$JWT_SECRET")
 SERVICE_ROLE_KEY=$(mint_api_key service_role "$JWT_SECRET")
+ADOPT_ANON_KEY=$(mint_api_key anon "$ADOPT_JWT_SECRET")
 set +e
 (
     cd "$HERE"
@@ -229,6 +246,9 @@ set +e
         SUPABASE_SERVICE_ROLE_KEY="$SERVICE_ROLE_KEY" \
         SUPABASE_JWT_SECRET="$JWT_SECRET" \
         SUPABASE_MAIL_URL="$MAIL_API_URL" \
+        SUPABASE_ADOPT_URL="$ADOPT_API_URL" \
+        SUPABASE_ADOPT_ANON_KEY="$ADOPT_ANON_KEY" \
+        SUPABASE_ADOPT_JWT_SECRET="$ADOPT_JWT_SECRET" \
         MAILCATCHER_URL="$INBOX_URL" \
         SMS_PROVIDER_URL="$SMS_URL" \
         OIDC_ISSUER_URL="$ISSUER_URL" \
@@ -248,5 +268,6 @@ if ((status != 0)); then
     echo "[e2e] tests failed (exit $status); last 100 lines of the server logs:" >&2
     tail -n 100 "$SERVER_LOG" >&2
     tail -n 100 "$MAIL_SERVER_LOG" >&2
+    tail -n 100 "$ADOPT_SERVER_LOG" >&2
 fi
 exit "$status"

@@ -77,6 +77,11 @@ internal sealed class ColumnEncryption(DbEncryptionOptions options)
             ? Encoding.UTF8.GetString(encrypted.Decrypt(rowId.ToString(), options.DecryptionKeys))
             : value;
 
+    /// GoTrue `GetSecret`'s second result: with encryption on, a plaintext value or one under another key id
+    /// is rewritten under the current key the next time it is used (internal/models/factor.go).
+    public bool ShouldReEncrypt(string? value) =>
+        options.Encrypt && (EncryptedString.TryParse(value) is not { } encrypted || encrypted.KeyId != options.EncryptionKeyId);
+
     /// The value to store: encrypted with the current key when GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT is on.
     public string Protect(string value, Guid rowId) =>
         options.Encrypt

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
+using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
 
@@ -26,7 +27,7 @@ internal static class MfaEndpoints
     internal sealed record VerifyRequest(Guid? ChallengeId, string? Code);
 
     static async Task<IResult> EnrollAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, MfaOptions mfa,
-        ApiOptions api, TimeProvider clock, CancellationToken ct)
+        ApiOptions api, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         if (auth.SessionId is not { } sessionId)
@@ -67,7 +68,10 @@ internal static class MfaEndpoints
         var factorId = Guid.NewGuid();
         try
         {
-            await MfaQueries.InsertTotpFactorAsync(conn, factorId, auth.User.Id, friendlyName, secret, now, ct);
+            // GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT: stored as GoTrue's encrypted string bound to the factor id
+            // (models.Factor.SetSecret), readable by GoTrue with the same keys.
+            await MfaQueries.InsertTotpFactorAsync(conn, factorId, auth.User.Id, friendlyName,
+                encryption.Protect(secret, factorId), now, ct);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -134,7 +138,7 @@ internal static class MfaEndpoints
     }
 
     static async Task<IResult> VerifyAsync(HttpContext http, AuthUser auth, string factorId, NpgsqlDataSource db,
-        MfaOptions mfa, SessionIssuer issuer, TimeProvider clock, CancellationToken ct)
+        MfaOptions mfa, SessionIssuer issuer, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -168,9 +172,12 @@ internal static class MfaEndpoints
         if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
             throw new ApiError(429, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
 
-        var secret = await MfaQueries.SecretAsync(conn, factor.Id, ct) ?? "";
-        if (secret.StartsWith('{'))
-            throw ApiError.Internal("Database error verifying MFA TOTP secret"); // GOTRUE_SECURITY_DB_ENCRYPTION is not supported
+        var stored = await MfaQueries.SecretAsync(conn, factor.Id, ct) ?? "";
+        var secret = RevealSecret(encryption, stored, factor.Id);
+        // GoTrue rewrites a plaintext secret, or one under an older key, with the current key on every
+        // verification attempt, right or wrong.
+        if (encryption.ShouldReEncrypt(stored))
+            await MfaQueries.UpdateSecretAsync(conn, factor.Id, encryption.Protect(secret, factor.Id), ct);
         // A time step already used on this factor is refused like a wrong code (RFC 6238 §5.2).
         var step = Totp.Verify(secret, body.Code, now);
         if (step is null || step <= state.LastUsedStep)
@@ -217,6 +224,22 @@ internal static class MfaEndpoints
         });
         await tx.CommitAsync(ct);
         return Results.Json(new JsonObject { ["id"] = factor.Id.ToString() }, Json.Options);
+    }
+
+    /// The TOTP secret in plaintext: stored as is, or as GoTrue's encrypted string (GOTRUE_SECURITY_DB_ENCRYPTION_*,
+    /// HKDF info = the factor id). A secret under a key id we were not given, or that does not decrypt, is a
+    /// deployment error, not the caller's: GoTrue's 500 and message, with the reason in the server log.
+    static string RevealSecret(ColumnEncryption encryption, string stored, Guid factorId)
+    {
+        try
+        {
+            return encryption.Reveal(stored, factorId) ?? "";
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw ApiError.Internal("Database error verifying MFA TOTP secret", new System.Security.Cryptography.CryptographicException(
+                $"auth.mfa_factors.secret of factor {factorId} could not be decrypted: {e.Message}", e));
+        }
     }
 
     /// GoTrue `requireNotAnonymous`: decided by the token's `is_anonymous` claim.

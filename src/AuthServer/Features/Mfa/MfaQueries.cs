@@ -32,6 +32,11 @@ internal static class MfaQueries
         conn.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
             "select secret from auth.mfa_factors where id = @factorId", new { factorId }, cancellationToken: ct));
 
+    /// The secret rewritten under the current encryption key (GoTrue re-encrypts on use, mfa.go verifyTOTPFactor).
+    public static Task UpdateSecretAsync(NpgsqlConnection conn, Guid factorId, string secret, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update auth.mfa_factors set secret = @secret where id = @factorId", new { factorId, secret }, cancellationToken: ct));
+
     public static Task<FactorRow?> LockFactorAsync(NpgsqlConnection conn, Guid factorId, CancellationToken ct) =>
         conn.QuerySingleOrDefaultAsync<FactorRow>(new CommandDefinition(
             $"select {FactorRow.Columns} from auth.mfa_factors f where f.id = @factorId for update",

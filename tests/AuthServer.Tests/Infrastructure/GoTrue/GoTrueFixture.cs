@@ -8,7 +8,7 @@ namespace AuthServer.Tests.Infrastructure.GoTrue;
 /// (WebApplicationFactory stops Program before its migration step, so the fixture runs the same
 /// <c>Migrator.MigrateAsync</c> the boot runs). Keeps the schema snapshot taken before the migrator ran.
 /// </summary>
-public sealed class GoTrueFixture : AuthServerFixture
+public class GoTrueFixture : AuthServerFixture
 {
     public const string EncryptionKeyId = "fixture-key-1";
     public const string EncryptionKey = "X3RphuIuCIdjfBpXtowPS2aUHJg2hrEyQBFaHejKBW8";
@@ -32,6 +32,32 @@ public sealed class GoTrueFixture : AuthServerFixture
 
     protected override void Configure(IDictionary<string, string> settings) =>
         settings["GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS"] = $"{EncryptionKeyId}:{EncryptionKey}";
+}
+
+/// <summary>
+/// The GoTrue database with GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT on and the key rotated: new values are
+/// written under <see cref="NewKeyId"/>, values under the fixture's key still decrypt.
+/// </summary>
+public sealed class GoTrueEncryptingFixture : GoTrueFixture
+{
+    public const string NewKeyId = "fixture-key-2";
+    public const string NewKey = "l0jK0V_oWdlUe0POPrWDu24iZAMjlyP1yfHuveLbT2c";
+
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT"] = "true";
+        settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID"] = NewKeyId;
+        settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY"] = NewKey;
+        settings["GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS"] = $"{EncryptionKeyId}:{EncryptionKey},{NewKeyId}:{NewKey}";
+    }
+}
+
+/// <summary>The GoTrue database with no GOTRUE_SECURITY_DB_ENCRYPTION_* keys at all (a deployment mistake).</summary>
+public sealed class GoTrueWithoutKeysFixture : GoTrueFixture
+{
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+    }
 }
 
 /// <summary>Collects formatted log messages (the migrator's adoption report).</summary>

@@ -10,6 +10,9 @@
 --     TestBcryptingIsCorrect vector, $2a$10$XajjQvNhvvRt5GSeFk1xFeyqRrsxkhBkUiQeg0dt.wU1qD4aFDcga
 --   encryption key id 'fixture-key-1' = X3RphuIuCIdjfBpXtowPS2aUHJg2hrEyQBFaHejKBW8 (base64url, 32 bytes)
 --   pending@example.com's mailed OTP '123456' (confirmation_token = hex sha224(email || otp))
+--   Bob's and Frank's TOTP factors: secret JBSWY3DPEHPK3PXP (Frank's encrypted, HKDF info = the factor id)
+--   the project's JWT secret, for API keys and access tokens minted against this dump (tests/e2e/lib/adopt.sh):
+--     'super-secret-jwt-token-with-at-least-32-characters-long' (the Supabase CLI's default)
 -- The ciphertexts and v2 refresh tokens were produced with Python's `cryptography` (HKDF-SHA256 with
 -- info = row id, AES-256-GCM) and a separate encoder, not with AuthServer's code.
 
