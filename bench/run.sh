@@ -130,6 +130,7 @@ done
 
 # --- work dir, clean-up ------------------------------------------------------------------------------
 STAMP=$(date -u +%Y-%m-%d-%H%M)${QUICK:+-quick}
+[[ -e "$HERE/results/$STAMP" ]] && STAMP=$(date -u +%Y-%m-%d-%H%M%S)${QUICK:+-quick}
 RESULTS="$HERE/results"
 RAW="$RESULTS/$STAMP"
 mkdir -p "$RAW"
@@ -232,7 +233,21 @@ SERVER_ENV=(
 for name in "${FLOWS[@]}"; do
     for kv in ${F_ENV[$name]}; do SERVER_ENV+=("$kv"); done
 done
-start_server() { # dll port log → sets STARTED_PID; prints the start-up time in ms
+# Each build runs from a private copy whose main assembly is renamed: on a shared machine other people's
+# clean-up scripts kill processes by the name AuthServer.dll (seen twice mid-run), which would end ours.
+stage_server() { # dll label → prints the staged dll
+    local src dir
+    src=$(cd "$(dirname "$1")" && pwd)
+    dir="$WORK/server-$2"
+    mkdir -p "$dir"
+    cp -r "$src/." "$dir/"
+    mv "$dir/AuthServer.dll" "$dir/benchsrv.dll"
+    mv "$dir/AuthServer.runtimeconfig.json" "$dir/benchsrv.runtimeconfig.json"
+    sed 's/"AuthServer\.dll"/"benchsrv.dll"/' "$dir/AuthServer.deps.json" >"$dir/benchsrv.deps.json"
+    rm -f "$dir/AuthServer.deps.json" "$dir/AuthServer"
+    echo "$dir/benchsrv.dll"
+}
+start_server() { # dll port log → sets STARTED_PID and STARTUP_MS
     local dll=$1 port=$2 logfile=$3 start_ns
     start_ns=$(date +%s%N)
     (
@@ -249,7 +264,7 @@ start_server() { # dll port log → sets STARTED_PID; prints the start-up time i
     STARTUP_MS=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 }
 log "AuthServer on $API (pool $POOL, bcrypt cost $COST)"
-start_server "$DLL" "$API_PORT" "$RAW/server.log"
+start_server "$(stage_server "$DLL" a)" "$API_PORT" "$RAW/server.log"
 SERVER_PID=$STARTED_PID
 log "server ready in ${STARTUP_MS} ms (migrations applied, first /health answered)"
 # A/B mode: a second build of the server (BENCH_B_DLL) on the same database, measured right after A in
@@ -258,7 +273,7 @@ B_PID="" B_API=""
 if [[ -n "${BENCH_B_DLL:-}" ]]; then
     B_PORT=$(pg_free_port "")
     B_API="http://127.0.0.1:$B_PORT"
-    start_server "$(cd "$(dirname "$BENCH_B_DLL")" && pwd)/$(basename "$BENCH_B_DLL")" "$B_PORT" "$RAW/server-b.log"
+    start_server "$(stage_server "$BENCH_B_DLL" b)" "$B_PORT" "$RAW/server-b.log"
     B_PID=$STARTED_PID
     log "server B (${BENCH_B_LABEL:-B}) on $B_API, ready in ${STARTUP_MS} ms"
 fi

@@ -35,7 +35,9 @@ static class Report
         var json = new JsonObject { ["meta"] = JsonSerializer.SerializeToNode(meta), ["valid"] = invalidFloors.Count == 0 };
         md.AppendLine($"# Benchmark run {Get(meta, "date")}").AppendLine();
         md.AppendLine("Numbers from a shared 2-vCPU machine where other engineers' builds run at the same time: read the **ratios** " +
-                      "(flow ÷ floor measured in the same run, at the same concurrency) and the CPU time per request, not the absolute rates.").AppendLine();
+                      "(flow ÷ floor measured in the same run, at the same concurrency) and the CPU time per request, not the absolute rates. " +
+                      "*ratio* = flow rps ÷ floor rps; *CPU ratio* = the floor's CPU per operation ÷ the flow's (server + PostgreSQL) CPU per request " +
+                      "(for pgbench floors the floor's CPU is PostgreSQL's only), the steadier of the two on a noisy machine.").AppendLine();
         md.AppendLine("| | |").AppendLine("|---|---|");
         foreach (var (k, v) in meta.Where(kv => kv.Key != "date" && kv.Value.Length > 0)) md.AppendLine($"| {k} | {v} |");
         md.AppendLine();
@@ -78,9 +80,9 @@ static class Report
             detail.AppendLine($"{Str(def, "desc")}. Floor: `{floor}`; target ratio ≥ {target:P0}." +
                               (also.Length > 0 ? " Also compared with: " + string.Join(", ", also.Select(a => $"`{a}`")) + "." : ""));
             detail.AppendLine();
-            detail.AppendLine("| conns | reps | rps median [min–max] | p50 ms | p90 ms | p99 ms | server CPU µs/req | PG CPU µs/req | RSS MB idle / peak | errors | floor rps (before / after) | ratio | " +
+            detail.AppendLine("| conns | reps | rps median [min–max] | p50 ms | p90 ms | p99 ms | server CPU µs/req | PG CPU µs/req | RSS MB idle / peak | errors | floor rps (before / after) | ratio | CPU ratio | " +
                               string.Join(" | ", also.Select(a => $"÷ {a}")) + (also.Length > 0 ? " |" : ""));
-            detail.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|" + string.Concat(also.Select(_ => "---:|")));
+            detail.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|" + string.Concat(also.Select(_ => "---:|")));
             foreach (var ((fname, conns), reps) in flowStats.Where(kv => kv.Key.Name == name).OrderBy(kv => kv.Key.Conns))
             {
                 var rps = Median(reps.Select(r => Num(r, "rps")));
@@ -103,6 +105,9 @@ static class Report
                     floorText = fs is null ? "–" : $"{F(fs.Before)} / {F(fs.After)}" + (fs.Drift > MaxFloorDrift ? " ⚠" : "");
                 }
                 var ratio = rps / floorRps;
+                // CPU ratio: the floor's measured CPU per operation over the flow's (server + PostgreSQL) per request.
+                var fcpu = floorStats.GetValueOrDefault((floor, conns)) ?? floorStats.GetValueOrDefault((floor, 0));
+                var floorCpu = fcpu is null ? double.NaN : Nz(fcpu.ServerUs) + Nz(fcpu.PgUs);
                 var statuses = new SortedDictionary<string, long>();
                 foreach (var r in reps)
                     foreach (var (code, count) in r["statuses"]?.AsObject() ?? [])
@@ -118,7 +123,7 @@ static class Report
                 var pgUs = Median(reps.Select(r => Num(r, "pg_us")));
                 detail.AppendLine($"| {conns} | {reps.Count} | {F(rps)} [{F(reps.Min(r => Num(r, "rps")))}–{F(reps.Max(r => Num(r, "rps")))}] | " +
                                   $"{F(p50)} | {F(Median(reps.Select(r => Num(r, "p90"))))} | {F(p99)} | {F(serverUs)} | {F(pgUs)} | " +
-                                  $"{F(Median(reps.Select(r => Num(r, "rss_mb"))))} / {F(reps.Max(r => Num(r, "hwm_mb")))} | {errors} | {floorText} | **{R(ratio)}** | " +
+                                  $"{F(Median(reps.Select(r => Num(r, "rss_mb"))))} / {F(reps.Max(r => Num(r, "hwm_mb")))} | {errors} | {floorText} | **{R(ratio)}** | {R(floorCpu / (Nz(serverUs) + Nz(pgUs)))} | " +
                                   string.Join(" | ", alsoRatios.Select(R)) + (also.Length > 0 ? " |" : ""));
                 summary.AppendLine($"| {name} | {conns} | {F(rps)} | {F(p50)} | {F(p99)} | {F(serverUs)} | {F(pgUs)} | {floor} | **{R(ratio)}** | ≥ {target:P0}{(ratio >= target ? " ✓" : " ✗")} |");
                 jsonFlows.Add(new JsonObject
@@ -126,7 +131,7 @@ static class Report
                     ["name"] = name, ["conns"] = conns, ["reps"] = reps.Count, ["rps"] = J(rps), ["p50_ms"] = J(p50), ["p99_ms"] = J(p99),
                     ["server_cpu_us"] = J(serverUs), ["pg_cpu_us"] = J(pgUs), ["peak_rss_mb"] = J(reps.Max(r => Num(r, "hwm_mb"))),
                     ["statuses"] = JsonSerializer.SerializeToNode(statuses), ["floor"] = floor, ["floor_rps"] = J(floorRps),
-                    ["ratio"] = J(ratio), ["target"] = target, ["met"] = ratio >= target,
+                    ["ratio"] = J(ratio), ["cpu_ratio"] = J(floorCpu / (Nz(serverUs) + Nz(pgUs))), ["target"] = target, ["met"] = ratio >= target,
                     ["also"] = new JsonObject(also.Zip(alsoRatios).Select(p => KeyValuePair.Create(p.First, (JsonNode?)J(p.Second)))),
                 });
             }
@@ -163,6 +168,7 @@ static class Report
         public double Drift => Math.Abs(After - Before) / Before;
     }
 
+    static double Nz(double v) => double.IsNaN(v) ? 0 : v;
     static string Kind(JsonObject r) => Str(r, "kind");
     static string Str(JsonObject r, string key) => r[key]?.ToString() ?? "";
     static int Int(JsonObject r, string key) => (int)Num(r, key);
