@@ -28,46 +28,47 @@ internal static class RefreshQueries
 
     internal sealed record State(TokenRow? Token, TokenRow? Active, UserRow? User, List<IdentityRow> Identities, List<AmrEntry> Amr);
 
-    /// Locks the token's session row; waits at most 5 s (then 409), so a stuck refresh can't pile up.
-    public static Task<SessionRow?> LockSessionByTokenAsync(NpgsqlConnection conn, string token, CancellationToken ct) =>
-        conn.QuerySingleOrDefaultAsync<SessionRow>(new CommandDefinition(
-            """
+    /// Locks the token's session row (waiting at most 5 s, then 409, so a stuck refresh can't pile up) and
+    /// loads everything the grant needs, in one round trip. The statements run in order, so the reads after
+    /// the lock see what the previous holder of the lock committed. Session null: no token, or an orphan.
+    public static async Task<(SessionRow? Session, State State)> LockAndLoadAsync(NpgsqlConnection conn, string token,
+        CancellationToken ct)
+    {
+        using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
+            $"""
             set local lock_timeout = '5s';
             select s.id, s.created_at, s.refreshed_at, s.not_after
             from auth.sessions s
             where s.id = (select rt.session_id from auth.refresh_tokens rt
                           where rt.token = @token and rt.instance_id = '00000000-0000-0000-0000-000000000000')
             for update;
-            """, new { token }, cancellationToken: ct));
-
-    /// A token whose session is gone is deleted (GoTrue does the same); false when there is no such token.
-    public static async Task<bool> DeleteOrphanTokenAsync(NpgsqlConnection conn, string token, CancellationToken ct) =>
-        await conn.ExecuteAsync(new CommandDefinition(
-            "delete from auth.refresh_tokens where token = @token and instance_id = '00000000-0000-0000-0000-000000000000'",
-            new { token }, cancellationToken: ct)) > 0;
-
-    /// Everything the grant needs once the session is locked, in one round trip.
-    public static async Task<State> LoadAsync(NpgsqlConnection conn, string token, Guid sessionId, CancellationToken ct)
-    {
-        using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
-            $"""
             select id, token, revoked, updated_at, parent from auth.refresh_tokens where token = @token;
             select id, token, revoked, updated_at, parent from auth.refresh_tokens
-            where session_id = @sessionId and revoked = false order by id desc limit 1;
-            select {UserQueries.Columns} from auth.users u join auth.sessions s on s.user_id = u.id where s.id = @sessionId;
+            where session_id = (select session_id from auth.refresh_tokens where token = @token) and revoked = false
+            order by id desc limit 1;
+            select {UserQueries.Columns} from auth.users u join auth.sessions s on s.user_id = u.id
+            where s.id = (select session_id from auth.refresh_tokens where token = @token);
             select {UserQueries.IdentityColumns} from auth.identities i join auth.sessions s on s.user_id = i.user_id
-            where s.id = @sessionId order by i.created_at, i.id;
-            select authentication_method, updated_at from auth.mfa_amr_claims where session_id = @sessionId
+            where s.id = (select session_id from auth.refresh_tokens where token = @token) order by i.created_at, i.id;
+            select authentication_method, updated_at from auth.mfa_amr_claims
+            where session_id = (select session_id from auth.refresh_tokens where token = @token)
             order by updated_at desc;
-            """, new { token, sessionId }, cancellationToken: ct));
+            """, new { token }, cancellationToken: ct));
+        var session = await grid.ReadSingleOrDefaultAsync<SessionRow>();
         var tokenRow = await grid.ReadSingleOrDefaultAsync<TokenRow>();
         var active = await grid.ReadSingleOrDefaultAsync<TokenRow>();
         var user = await grid.ReadSingleOrDefaultAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
         var amr = (await grid.ReadAsync<(string Method, DateTime UpdatedAt)>())
             .Select(a => new AmrEntry(a.Method, a.UpdatedAt)).ToList();
-        return new State(tokenRow, active, user, identities, amr);
+        return (session, new State(tokenRow, active, user, identities, amr));
     }
+
+    /// A token whose session is gone is deleted (GoTrue does the same); false when there is no such token.
+    public static async Task<bool> DeleteOrphanTokenAsync(NpgsqlConnection conn, string token, CancellationToken ct) =>
+        await conn.ExecuteAsync(new CommandDefinition(
+            "delete from auth.refresh_tokens where token = @token and instance_id = '00000000-0000-0000-0000-000000000000'",
+            new { token }, cancellationToken: ct)) > 0;
 
     /// Revoke the presented token and issue its child, with both audit rows, in one round trip.
     public static async Task<string> SwapAsync(NpgsqlConnection conn, UserRow user, TokenRow token, Guid sessionId,

@@ -33,9 +33,10 @@ internal static partial class RefreshTokenGrant
         await using var tx = await conn.BeginTransactionAsync(ct);
 
         RefreshQueries.SessionRow? session;
+        RefreshQueries.State state;
         try
         {
-            session = await RefreshQueries.LockSessionByTokenAsync(conn, token, ct);
+            (session, state) = await RefreshQueries.LockAndLoadAsync(conn, token, ct);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
@@ -50,7 +51,6 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.SessionNotFound, "Invalid Refresh Token: No Valid Session Found");
         }
 
-        var state = await RefreshQueries.LoadAsync(conn, token, session.Id, ct);
         if (state.Token is null || state.User is null)
             throw ApiError.BadRequest(ErrorCode.RefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found");
         if (state.User.IsBanned(new DateTimeOffset(now)))
