@@ -77,24 +77,25 @@ fi
 pg_require_binaries
 
 # --- flows ---------------------------------------------------------------------------------------------
-declare -A F_DESC F_FLOOR F_TARGET F_ALSO F_PENDING F_MIX F_CONNS F_ENV
+declare -A F_DESC F_FLOOR F_TARGET F_ALSO F_PENDING F_MIX F_CONNS F_ENV F_STORM
 declare -A F_REQS # name -> newline-separated request specs
 ALL_FLOWS=()
 load_flow() { # file
     local file=$1 name
     name=$(basename "$file" .flow)
-    FLOW_DESC="" FLOW_FLOOR="" FLOW_TARGET=0 FLOW_ALSO="" FLOW_PENDING="" FLOW_MIX="" FLOW_CONNS_ONLY=""
+    FLOW_DESC="" FLOW_FLOOR="" FLOW_TARGET=0 FLOW_ALSO="" FLOW_PENDING="" FLOW_MIX="" FLOW_CONNS_ONLY="" FLOW_STORM=""
     FLOW_REQS=() FLOW_ENV=()
     # shellcheck disable=SC1090
     source "$file"
     F_DESC[$name]=$FLOW_DESC; F_FLOOR[$name]=$FLOW_FLOOR; F_TARGET[$name]=$FLOW_TARGET; F_ALSO[$name]=$FLOW_ALSO
     F_PENDING[$name]=$FLOW_PENDING; F_MIX[$name]=$FLOW_MIX; F_CONNS[$name]=${FLOW_CONNS_ONLY:-$CONNS}
+    F_STORM[$name]=$FLOW_STORM
     F_ENV[$name]="${FLOW_ENV[*]:-}"
     F_REQS[$name]=$(printf '%s\n' "${FLOW_REQS[@]:-}")
     ALL_FLOWS+=("$name")
 }
 # Measured flows first in a fixed order (the mix needs the solo results), pending ones at the end.
-for name in signin signup refresh getuser anonymous mixed; do
+for name in signin signup refresh getuser anonymous mixed storm; do
     [[ -f "$HERE/flows/$name.flow" ]] && load_flow "$HERE/flows/$name.flow"
 done
 for file in "$HERE"/flows/*.flow; do
@@ -343,8 +344,17 @@ measure_flow() { # name conns rep [B]
     wrk_run "$pid" "$url" "$conns" "$WARMUP" "" "${specs[@]}" >/dev/null
     uses_refresh "${specs[@]}" && refresh_tokens
     echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # VmHWM from here on
-    local r
+    local r storm_pid=""
+    if [[ -n "${F_STORM[$name]}" ]]; then
+        # A second wrk, in the background for the whole measurement: e.g. a sign-in storm under GET /user.
+        local storm_flow=${F_STORM[$name]%% *} storm_conns=${F_STORM[$name]##* } sspecs=()
+        while IFS= read -r s; do [[ -n "$s" ]] && sspecs+=("$s"); done <<<"${F_REQS[$storm_flow]}"
+        (wrk_run "$pid" "$url" "$storm_conns" "$((DURATION + 2))" "$RAW/storm-$label-c$conns-r$rep.txt" "${sspecs[@]}" >/dev/null) &
+        storm_pid=$!
+        sleep 1
+    fi
     r=$(wrk_run "$pid" "$url" "$conns" "$DURATION" "$RAW/flow-$label-c$conns-r$rep.txt" "${specs[@]}")
+    [[ -z "$storm_pid" ]] || wait "$storm_pid" || true
     jq -c --arg name "$label" --argjson conns "$conns" --argjson rep "$rep" '{kind: "flow", name: $name, conns: $conns, rep: $rep} + .' <<<"$r" >>"$JSONL"
     log "  $label c=$conns rep $rep: $(jq -r '"\(.rps | floor) rps, p50 \(.p50) ms, p99 \(.p99) ms, server \(.server_us | floor) µs/req, pg \(.pg_us | floor) µs/req, statuses \(.statuses)"' <<<"$r")"
 }
