@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 namespace AuthServer.Security;
 
 /// bcrypt through BCrypt.Net-Next, writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
-/// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own low-priority threads, one per core, fed by a queue:
+/// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own threads, one per core, fed by a queue:
 /// a burst of sign-ins queues there instead of blocking thread-pool threads, which would starve every
 /// other request (the pool starts with one thread per core and adds more only slowly).
 internal sealed class Passwords : IDisposable
@@ -25,26 +25,8 @@ internal sealed class Passwords : IDisposable
 
     void Work()
     {
-        LowerPriority();
         foreach (var item in queue.GetConsumingEnumerable()) item();
     }
-
-    /// On Linux the hashing threads run at nice 10: alone they still get every idle cycle (a sign-in storm
-    /// hashes at full speed), but when GET /user or a refresh needs the CPU the scheduler serves it first,
-    /// so a login storm slows logins rather than everything else. Best effort: lowering one's own priority
-    /// needs no privilege; anything unexpected leaves the thread at normal priority.
-    static void LowerPriority()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try { _ = setpriority(0 /* PRIO_PROCESS: on Linux, one thread by its tid */, gettid(), 10); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    static extern int gettid();
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    static extern int setpriority(int which, int who, int prio);
 
     Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
