@@ -6,43 +6,62 @@ using System.Text.Json.Nodes;
 namespace AuthServer.Security;
 
 /// bcrypt through BCrypt.Net-Next, writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
-/// Hashing is CPU-bound (~80 ms at cost 10): concurrency is capped at the core count so a burst of
-/// sign-ins queues here instead of starving the thread pool that serves every other request.
-internal sealed class Passwords
+/// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own threads, one per core, fed by a queue:
+/// a burst of sign-ins queues there instead of blocking thread-pool threads, which would starve every
+/// other request (the pool starts with one thread per core and adds more only slowly).
+internal sealed class Passwords : IDisposable
 {
     readonly PasswordOptions options;
-    readonly SemaphoreSlim gate = new(Environment.ProcessorCount);
     readonly Lazy<string> dummyHash;
+    readonly System.Collections.Concurrent.BlockingCollection<Action> queue = new();
 
     public Passwords(PasswordOptions options)
     {
         this.options = options;
         dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Secrets.NewToken(), options.HashCost));
+        for (var i = 0; i < Environment.ProcessorCount; i++)
+            new Thread(Work) { IsBackground = true, Name = "bcrypt-" + i }.Start();
     }
 
-    public async Task<string> HashAsync(string password, CancellationToken ct)
+    void Work()
     {
-        await gate.WaitAsync(ct);
-        try { return BCrypt.Net.BCrypt.HashPassword(password, options.HashCost); }
-        finally { gate.Release(); }
+        foreach (var item in queue.GetConsumingEnumerable()) item();
     }
+
+    Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        queue.Add(() =>
+        {
+            if (ct.IsCancellationRequested) { done.TrySetCanceled(ct); return; } // the client left while queued
+            try { done.TrySetResult(work()); }
+            catch (Exception e) { done.TrySetException(e); }
+        }, ct);
+        return done.Task;
+    }
+
+    public void Dispose() => queue.CompleteAdding();
+
+    public Task<string> HashAsync(string password, CancellationToken ct) =>
+        RunAsync(() => BCrypt.Net.BCrypt.HashPassword(password, options.HashCost), ct);
 
     /// Verifies against the stored hash; with no hash (unknown user, passwordless user) it still spends
     /// one bcrypt verification so response time does not reveal whether the account exists.
-    public async Task<bool> VerifyAsync(string password, string? hash, CancellationToken ct)
+    public Task<bool> VerifyAsync(string password, string? hash, CancellationToken ct)
     {
         var usable = hash is not null && hash.StartsWith("$2", StringComparison.Ordinal);
-        await gate.WaitAsync(ct);
-        try
+        return RunAsync(() =>
         {
-            var ok = BCrypt.Net.BCrypt.Verify(password, usable ? hash : dummyHash.Value);
-            return usable && ok;
-        }
-        catch (BCrypt.Net.SaltParseException)
-        {
-            return false;
-        }
-        finally { gate.Release(); }
+            try
+            {
+                var ok = BCrypt.Net.BCrypt.Verify(password, usable ? hash : dummyHash.Value);
+                return usable && ok;
+            }
+            catch (Exception e) when (e is BCrypt.Net.SaltParseException or ArgumentException)
+            {
+                return false; // a malformed stored hash (BCrypt.Net throws ArgumentOutOfRange on short ones): no match, not a 500
+            }
+        }, ct);
     }
 
     /// The strength policy (GOTRUE_PASSWORD_*): null when the password passes, else the 422 payload.

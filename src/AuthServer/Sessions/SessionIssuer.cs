@@ -16,10 +16,13 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     HookRunner hooks)
 {
     /// Starts a session inside the caller's transaction: session row, first refresh token, AMR claim,
-    /// `last_sign_in_at` and the `login` audit row in one statement, then the reloaded user.
+    /// `last_sign_in_at` and the `login` audit row, then the reloaded user. A caller that already holds the
+    /// user's row passes it as <paramref name="auditAs"/>: the audit row (which names the user) then goes
+    /// in the same round trip instead of a second one.
     public async Task<JsonObject> StartAsync(NpgsqlConnection conn, Guid userId, string amrMethod, HttpContext http,
-        DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email")
+        DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email", UserRow? auditAs = null)
     {
+        var traits = new JsonObject { ["provider"] = provider };
         var sessionId = Guid.NewGuid();
         // jwt.md §5.1: v2 sessions keep an HMAC key and a counter instead of refresh_tokens rows.
         var v2 = refresh.IssuesV2;
@@ -49,6 +52,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
             select {UserQueries.Columns} from u;
             select {UserQueries.IdentityColumns} from auth.identities i where i.user_id = @userId order by i.created_at, i.id;
             select {FactorRow.Columns} from auth.mfa_factors f where f.user_id = @userId order by f.created_at, f.id;
+            {(auditAs is null ? "" : AuditLog.InsertSql + ";")}
             """,
             new
             {
@@ -62,11 +66,12 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
                 storedKey,
                 userAgent = ClientInfo.UserAgent(http),
                 ip,
+                payload = auditAs is null ? null : AuditLog.Payload(auditAs, AuditAction.Login, traits),
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
         var factors = (await grid.ReadAsync<FactorRow>()).AsList();
-        await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct, new JsonObject { ["provider"] = provider });
+        if (auditAs is null) await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct, traits);
 
         var response = await ResponseAsync(conn, user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now,
             amrMethod, ct, factors);

@@ -149,11 +149,9 @@ internal static class SignupEndpoints
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var userId = Guid.NewGuid();
-        await SignupQueries.CreateAnonymousUserAsync(conn, userId, aud, jwt.DefaultGroupName, body.Data ?? [], now, ct);
-        var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;
-        await AuditLog.WriteAsync(conn, created, AuditAction.UserSignedUp, ClientInfo.Ip(http), now, ct,
-            new JsonObject { ["provider"] = "anonymous" });
-        var session = await sessions.StartAsync(conn, userId, "anonymous", http, now, ct, provider: "anonymous");
+        var created = await SignupQueries.CreateAnonymousUserAsync(conn, userId, aud, jwt.DefaultGroupName, body.Data ?? [], now,
+            ClientInfo.Ip(http), ct);
+        var session = await sessions.StartAsync(conn, userId, "anonymous", http, now, ct, provider: "anonymous", auditAs: created);
         await tx.CommitAsync(ct);
         return Results.Json(session, Json.Options);
     }

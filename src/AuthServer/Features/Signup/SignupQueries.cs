@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using AuthServer.Data;
 using Dapper;
 using Npgsql;
 
@@ -40,19 +41,29 @@ internal static class SignupQueries
             }, cancellationToken: ct));
     }
 
-    /// Anonymous users have no identity and `app_metadata = {}` (api.md §3 anonymous branch).
-    public static Task CreateAnonymousUserAsync(NpgsqlConnection conn, Guid id, string aud, string role,
-        JsonObject data, DateTime now, CancellationToken ct) =>
-        conn.ExecuteAsync(new CommandDefinition(
-            """
-            insert into auth.users (
+    /// Anonymous users have no identity and `app_metadata = {}` (api.md §3 anonymous branch). The user and
+    /// its `user_signedup` audit row in one round trip; returns the inserted row.
+    public static async Task<UserRow> CreateAnonymousUserAsync(NpgsqlConnection conn, Guid id, string aud, string role,
+        JsonObject data, DateTime now, string ip, CancellationToken ct)
+    {
+        var userMeta = data.ToJsonString();
+        // The audit payload names the user: built from the values being inserted (no reload needed).
+        var payload = AuditLog.Payload(new UserRow { Id = id, RawUserMetaData = userMeta }, AuditAction.UserSignedUp,
+            new JsonObject { ["provider"] = "anonymous" });
+        using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
+            $"""
+            insert into auth.users as u (
                 instance_id, id, aud, role, confirmation_token, recovery_token, email_change_token_new, email_change,
                 email_change_token_current, phone_change, phone_change_token, reauthentication_token,
                 raw_app_meta_data, raw_user_meta_data, is_super_admin, created_at, updated_at, is_anonymous)
             values (
                 '00000000-0000-0000-0000-000000000000', @id, @aud, @role, '', '', '', '', '', '', '', '',
-                '{}'::jsonb, @userMeta::jsonb, false, @now, @now, true)
-            """, new { id, aud, role, now, userMeta = data.ToJsonString() }, cancellationToken: ct));
+                jsonb_build_object(), @userMeta::jsonb, false, @now, @now, true)
+            returning {UserQueries.Columns};
+            {AuditLog.InsertSql};
+            """, new { id, aud, role, now, userMeta, payload, ip }, cancellationToken: ct));
+        return await grid.ReadSingleAsync<UserRow>();
+    }
 
     /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, mark the metadata verified,
     /// drop pending one-time tokens.

@@ -1,0 +1,5 @@
+-- Our GET /user (src/AuthServer/Http/AuthUser.cs): user, identities and session existence in one round trip.
+\set n random(1, :users)
+select u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at, u.invited_at, u.phone, u.phone_confirmed_at, u.confirmation_sent_at, u.confirmed_at, u.recovery_sent_at, u.email_change, u.email_change_sent_at, u.phone_change, u.phone_change_sent_at, u.reauthentication_sent_at, u.last_sign_in_at, u.raw_app_meta_data::text, u.raw_user_meta_data::text, u.created_at, u.updated_at, u.banned_until, u.deleted_at, u.is_anonymous, u.is_sso_user from auth.users u where u.id = md5('u' || :n)::uuid and u.instance_id = '00000000-0000-0000-0000-000000000000' \;
+select i.id, i.provider_id, i.user_id, i.identity_data::text, i.provider, i.last_sign_in_at, i.created_at, i.updated_at, i.email from auth.identities i where i.user_id = md5('u' || :n)::uuid order by i.created_at, i.id \;
+select exists (select 1 from auth.sessions where id = md5('s' || :n)::uuid);
