@@ -33,7 +33,7 @@ internal sealed class MailerOptions
     public string InvitePath { get; init; } = "/verify";
     public string RecoveryPath { get; init; } = "/verify";
     public string EmailChangePath { get; init; } = "/verify";
-    /// <summary>`GOTRUE_MAILER_SUBJECTS_<KIND>` by template kind (`confirmation`, `invite`, `recovery`, `magic_link`, `email_change`, `reauthentication`).</summary>
+    /// <summary>`GOTRUE_MAILER_SUBJECTS_<KIND>` by template kind (`confirmation`, `invite`, `recovery`, `magic_link`, `email_change`, `reauthentication`, and our `welcome`).</summary>
     public IReadOnlyDictionary<string, string> Subjects { get; init; } = new Dictionary<string, string>();
     /// <summary>`GOTRUE_MAILER_TEMPLATES_<KIND>`: an http(s) URL (a path is relative to the site URL, as GoTrue) or a local file path.</summary>
     public IReadOnlyDictionary<string, string> Templates { get; init; } = new Dictionary<string, string>();
@@ -47,7 +47,8 @@ internal sealed class MailerOptions
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
 
-    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication"];
+    /// `welcome` is ours (`/dbconnections/signup`): GOTRUE_MAILER_SUBJECTS_WELCOME / GOTRUE_MAILER_TEMPLATES_WELCOME.
+    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome"];
 
     public static MailerOptions Load(EnvReader env)
     {

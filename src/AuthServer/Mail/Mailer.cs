@@ -107,6 +107,20 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct);
     }
 
+    /// Ours (README "Database connections"): a connection's `welcome_email_enabled` greets each new user.
+    /// No token and no throttle: it is sent once, when the user is created.
+    public Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
+    {
+        var data = new JsonObject
+        {
+            ["SiteURL"] = api.SiteUrl,
+            ["Email"] = user.Email ?? "",
+            ["Data"] = user.UserMetadata,
+            ["RedirectTo"] = links.Referrer,
+        };
+        return outbox.EnqueueAsync(conn, "welcome", user.Email!, data, now, ct);
+    }
+
     /// A link to the new address, and with secure email change a second one to the current address.
     public async Task SendEmailChangeAsync(NpgsqlConnection conn, UserRow user, string newEmail, bool pkce, MailLinks links,
         DateTime now, CancellationToken ct)
