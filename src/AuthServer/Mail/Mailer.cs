@@ -15,7 +15,8 @@ internal sealed record MailLinks(string Referrer, Uri ExternalUrl);
 /// SHA-224 hash (with `pkce_` for PKCE flows) replaces the previous token in `auth.users` and
 /// `auth.one_time_tokens`, and the message queued in the outbox — all inside the caller's transaction,
 /// on a user row the caller has locked. Callers call <see cref="Outbox.Notify"/> after committing.
-internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbox)
+/// With the Send Email hook on, each message also carries the hook's input (<see cref="SendEmailHook"/>).
+internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook)
 {
     public const string PkcePrefix = "pkce_";
 
@@ -63,7 +64,8 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: false, now, ct);
-        await EnqueueAsync(conn, "confirmation", email, user, otp, token, "signup", options.ConfirmationPath, links, now, ct);
+        await EnqueueAsync(conn, "confirmation", email, user, otp, token, "signup", options.ConfirmationPath, links, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "signup", links, ct, otp, token));
     }
 
     /// No throttle: an admin may re-invite at will (GoTrue `sendInvite`).
@@ -73,7 +75,8 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: true, now, ct);
-        await EnqueueAsync(conn, "invite", email, user, otp, token, "invite", options.InvitePath, links, now, ct);
+        await EnqueueAsync(conn, "invite", email, user, otp, token, "invite", options.InvitePath, links, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "invite", links, ct, otp, token));
         return token;
     }
 
@@ -86,11 +89,14 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetRecoveryTokenAsync(conn, user.Id, token, email, now, ct);
-        await EnqueueAsync(conn, magicLink ? "magic_link" : "recovery", email, user, otp, token,
-            magicLink ? "magiclink" : "recovery", options.RecoveryPath, links, now, ct);
+        var type = magicLink ? "magiclink" : "recovery";
+        await EnqueueAsync(conn, magicLink ? "magic_link" : "recovery", email, user, otp, token, type, options.RecoveryPath,
+            links, now, ct, await hook.PayloadAsync(conn, user.Id, type, links, ct, otp, token));
     }
 
-    public async Task SendReauthenticationAsync(NpgsqlConnection conn, UserRow user, DateTime now, CancellationToken ct)
+    /// <paramref name="links"/> only matter to the Send Email hook (`redirect_to`, `site_url`); default: the configured ones.
+    public async Task SendReauthenticationAsync(NpgsqlConnection conn, UserRow user, DateTime now, CancellationToken ct,
+        MailLinks? links = null)
     {
         EnsureFrequency(user.ReauthenticationSentAt, now);
         var email = user.Email!;
@@ -104,12 +110,14 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             ["Token"] = otp,
             ["Data"] = user.UserMetadata,
         };
-        await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct);
+        await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "reauthentication", links ?? new MailLinks(api.SiteUrl, api.ExternalUrl), ct,
+                otp, token));
     }
 
     /// Ours (README "Database connections"): a connection's `welcome_email_enabled` greets each new user.
     /// No token and no throttle: it is sent once, when the user is created.
-    public Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
+    public async Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {
         var data = new JsonObject
         {
@@ -118,7 +126,9 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             ["Data"] = user.UserMetadata,
             ["RedirectTo"] = links.Referrer,
         };
-        return outbox.EnqueueAsync(conn, "welcome", user.Email!, data, now, ct);
+        // The hook is told `email_action_type: "welcome"` (ours; GoTrue has no welcome mail).
+        await outbox.EnqueueAsync(conn, "welcome", user.Email!, data, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "welcome", links, ct));
     }
 
     /// A link to the new address, and with secure email change a second one to the current address.
@@ -136,15 +146,28 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             tokenCurrent = Prefix(TokenHashes.Of(current, otpCurrent), pkce);
         }
         await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, tokenNew, current, tokenCurrent, now, ct);
+        if (hook.Enabled)
+        {
+            // GoTrue makes one hook call carrying both codes. Its pairing is crossed (mail.go, "BUG(cstockton)"):
+            // `token` is the current address's OTP, `token_hash` the new address's hash, `token_new` the new
+            // address's OTP and `token_hash_new` the current address's hash. Hook consumers rely on it, so we keep it.
+            var payload = otpCurrent is not null
+                ? await hook.PayloadAsync(conn, user.Id, "email_change", links, ct, otpCurrent, tokenNew, otpNew, tokenCurrent!)
+                : await hook.PayloadAsync(conn, user.Id, "email_change", links, ct, otpNew, tokenNew);
+            await EnqueueAsync(conn, "email_change", newEmail, user, otpNew, tokenNew, "email_change", options.EmailChangePath,
+                links, now, ct, payload, newEmail);
+            return;
+        }
         await EnqueueAsync(conn, "email_change", newEmail, user, otpNew, tokenNew, "email_change", options.EmailChangePath,
-            links, now, ct, newEmail);
+            links, now, ct, null, newEmail);
         if (otpCurrent is not null)
             await EnqueueAsync(conn, "email_change", current, user, otpCurrent, tokenCurrent!, "email_change",
-                options.EmailChangePath, links, now, ct, newEmail);
+                options.EmailChangePath, links, now, ct, null, newEmail);
     }
 
     async Task EnqueueAsync(NpgsqlConnection conn, string kind, string to, UserRow user, string otp, string token,
-        string verifyType, string path, MailLinks links, DateTime now, CancellationToken ct, string? newEmail = null)
+        string verifyType, string path, MailLinks links, DateTime now, CancellationToken ct, JsonObject? hookPayload,
+        string? newEmail = null)
     {
         var data = new JsonObject
         {
@@ -161,7 +184,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             data["NewEmail"] = newEmail;
             data["SendingTo"] = to;
         }
-        await outbox.EnqueueAsync(conn, kind, to, data, now, ct);
+        await outbox.EnqueueAsync(conn, kind, to, data, now, ct, hookPayload);
     }
 
     /// GoTrue templatemailer `getPath` + `URL.ResolveReference`: `<path>?token=…&type=…&redirect_to=…`, the
