@@ -56,7 +56,7 @@ internal static class AdminEndpoints
         var id = ParseUserId(userId);
         await using var conn = await db.OpenConnectionAsync(ct);
         var found = await AdminQueries.FindUserAsync(conn, id, ct) ?? throw UserNotFound();
-        return Results.Json(AdminJson.User(found), Json.Options);
+        return Results.Json(UserJson.From(found.User, found.Identities, found.Factors), Json.Options);
     }
 
     static async Task<IResult> CreateUserAsync(HttpContext http, AdminUser admin, NpgsqlDataSource db, JwtOptions jwt,
@@ -128,7 +128,7 @@ internal static class AdminEndpoints
         await AuditLog.WriteAsync(conn, admin.Actor, AuditAction.UserSignedUp, "", now, ct, Traits(id, email, phone));
         var created = (await AdminQueries.FindUserAsync(conn, id, ct))!.Value;
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.User(created), Json.Options);
+        return Results.Json(UserJson.From(created.User, created.Identities, created.Factors), Json.Options);
     }
 
     static async Task<IResult> UpdateUserAsync(string userId, HttpContext http, AdminUser admin, NpgsqlDataSource db,
@@ -189,7 +189,7 @@ internal static class AdminEndpoints
             Traits(id, email ?? user.Email, phone ?? user.Phone));
         var updated = (await AdminQueries.FindUserAsync(conn, id, ct))!.Value;
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.User(updated), Json.Options);
+        return Results.Json(UserJson.From(updated.User, updated.Identities, updated.Factors), Json.Options);
     }
 
     /// GoTrue's admin email/phone change: immediate, creating the identity if the user has none, else
