@@ -113,7 +113,7 @@ internal static class AdminEndpoints
         var now = clock.GetUtcNow().UtcDateTime;
 
         var appMetadata = new JsonObject { ["provider"] = providers[0], ["providers"] = new JsonArray(providers.Select(p => (JsonNode)p).ToArray()) };
-        if (body.AppMetadata is not null) appMetadata = Merge(appMetadata, body.AppMetadata);
+        if (body.AppMetadata is not null) appMetadata = UserJson.MergeMetadata(appMetadata, body.AppMetadata);
         var userMetadata = (JsonObject?)body.UserMetadata?.DeepClone() ?? [];
         if (body.EmailConfirm == true) userMetadata["email_verified"] = true;
         var role = string.IsNullOrEmpty(body.Role) ? jwt.DefaultGroupName : body.Role.Trim();
@@ -173,14 +173,14 @@ internal static class AdminEndpoints
         if (body.AppMetadata is not null)
             await AdminQueries.ExecuteAsync(conn,
                 "update auth.users set raw_app_meta_data = @meta::jsonb, updated_at = @now where id = @id",
-                new { id, meta = Merge(user.AppMetadata, body.AppMetadata).ToJsonString(), now }, ct);
+                new { id, meta = UserJson.MergeMetadata(user.AppMetadata, body.AppMetadata).ToJsonString(), now }, ct);
         if (body.UserMetadata is not null)
         {
             // Re-read: a confirmation above may have set email_verified.
             var current = (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User.UserMetadata;
             await AdminQueries.ExecuteAsync(conn,
                 "update auth.users set raw_user_meta_data = @meta::jsonb, updated_at = @now where id = @id",
-                new { id, meta = Merge(current, body.UserMetadata).ToJsonString(), now }, ct);
+                new { id, meta = UserJson.MergeMetadata(current, body.UserMetadata).ToJsonString(), now }, ct);
         }
         if (ban is { } duration)
             await AdminQueries.ExecuteAsync(conn, "update auth.users set banned_until = @until, updated_at = @now where id = @id",
@@ -315,17 +315,5 @@ internal static class AdminEndpoints
         return GoDuration.TryParse(value, out var duration, out var error)
             ? duration
             : throw ApiError.BadRequest(ErrorCode.ValidationFailed, "invalid format for ban duration: " + error);
-    }
-
-    /// GoTrue's metadata update: top-level keys replace, a key set to null is removed.
-    static JsonObject Merge(JsonObject current, JsonObject changes)
-    {
-        var merged = (JsonObject)current.DeepClone();
-        foreach (var (key, value) in changes)
-        {
-            if (value is null) merged.Remove(key);
-            else merged[key] = value.DeepClone();
-        }
-        return merged;
     }
 }
