@@ -40,6 +40,9 @@ internal sealed class MailerOptions
     /// <summary>`GOTRUE_MAILER_EXTERNAL_HOSTS`: hosts accepted from X-Forwarded-Host/Host as the base of email links.</summary>
     public IReadOnlyList<string> ExternalHosts { get; init; } = [];
 
+    /// <summary>`GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES`: when set, only these recipients may be sent mail
+    /// (`+labels` ignored, case-insensitive); others → 400 `email_address_not_authorized`.</summary>
+    public IReadOnlyList<string> AuthorizedAddresses { get; init; } = [];
     /// <summary>`GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED` (true).</summary>
     public bool MagicLinkEnabled { get; init; } = true;
     /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`: a password change from a session older than 24 h needs the reauthentication `nonce`.</summary>
@@ -83,6 +86,7 @@ internal sealed class MailerOptions
             Subjects = subjects,
             Templates = templates,
             ExternalHosts = env.List("GOTRUE_MAILER_EXTERNAL_HOSTS"),
+            AuthorizedAddresses = env.List("GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES"),
             MagicLinkEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", true),
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),

@@ -72,4 +72,5 @@ internal static class ErrorCode
     public const string BadCodeVerifier = "bad_code_verifier";
     public const string ReauthenticationNeeded = "reauthentication_needed";
     public const string ReauthenticationNotValid = "reauthentication_not_valid";
+    public const string EmailAddressNotAuthorized = "email_address_not_authorized";
 }

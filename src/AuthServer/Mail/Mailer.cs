@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
@@ -16,7 +17,7 @@ internal sealed record MailLinks(string Referrer, Uri ExternalUrl);
 /// `auth.one_time_tokens`, and the message queued in the outbox — all inside the caller's transaction,
 /// on a user row the caller has locked. Callers call <see cref="Outbox.Notify"/> after committing.
 /// With the Send Email hook on, each message also carries the hook's input (<see cref="SendEmailHook"/>).
-internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook)
+internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook)
 {
     public const string PkcePrefix = "pkce_";
 
@@ -56,11 +57,26 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
                 $"For security purposes, you can only request this after {(int)Math.Ceiling((allowedAt - now).TotalSeconds)} seconds.");
     }
 
+    /// GoTrue mail.go `checkEmailAddressAuthorization`: with GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES set, only
+    /// those recipients (ignoring a `+label`, case-insensitively) may be sent mail; checked before anything is queued.
+    public void EnsureAuthorized(string recipient)
+    {
+        if (options.AuthorizedAddresses.Count == 0 || recipient.Length == 0) return;
+        var normalized = EmailLabel().Replace(recipient, "@");
+        if (options.AuthorizedAddresses.Any(a => string.Equals(a, normalized, StringComparison.OrdinalIgnoreCase))) return;
+        throw ApiError.BadRequest(ErrorCode.EmailAddressNotAuthorized,
+            $"Email address \"{recipient.Replace("\\", "\\\\").Replace("\"", "\\\"")}\" cannot be used as it is not authorized");
+    }
+
+    [GeneratedRegex("[+][^@]+@")]
+    private static partial Regex EmailLabel();
+
     public async Task SendConfirmationAsync(NpgsqlConnection conn, UserRow user, bool pkce, MailLinks links, DateTime now,
         CancellationToken ct)
     {
         EnsureFrequency(user.ConfirmationSentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: false, now, ct);
@@ -72,6 +88,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
     public async Task<string> SendInviteAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: true, now, ct);
@@ -86,6 +103,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
     {
         EnsureFrequency(user.RecoverySentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetRecoveryTokenAsync(conn, user.Id, token, email, now, ct);
@@ -100,6 +118,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
     {
         EnsureFrequency(user.ReauthenticationSentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetReauthenticationTokenAsync(conn, user.Id, token, email, now, ct);
@@ -119,6 +138,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
     /// No token and no throttle: it is sent once, when the user is created.
     public async Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {
+        EnsureAuthorized(user.Email!);
         var data = new JsonObject
         {
             ["SiteURL"] = api.SiteUrl,
@@ -136,6 +156,9 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         DateTime now, CancellationToken ct)
     {
         EnsureFrequency(user.EmailChangeSentAt, now);
+        // GoTrue: the new address must be authorized, and with secure change the current one too.
+        EnsureAuthorized(newEmail);
+        if (options.SecureEmailChangeEnabled) EnsureAuthorized(user.Email ?? "");
         var otpNew = TokenHashes.NewOtp(options.OtpLength);
         var tokenNew = Prefix(TokenHashes.Of(newEmail, otpNew), pkce);
         string? otpCurrent = null, tokenCurrent = null;
