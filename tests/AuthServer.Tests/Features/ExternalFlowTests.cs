@@ -43,7 +43,9 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
     {
         server.Google.NextUser = new JsonObject
         {
-            ["sub"] = "r-" + Guid.NewGuid().ToString("N"), ["email"] = OidcFixture.NewEmail("redir"), ["email_verified"] = true,
+            ["sub"] = "r-" + Guid.NewGuid().ToString("N"),
+            ["email"] = OidcFixture.NewEmail("redir"),
+            ["email_verified"] = true,
         };
 
         var response = await BrowseAsync($"/authorize?provider=google&redirect_to={Uri.EscapeDataString(redirectTo)}");
