@@ -104,6 +104,7 @@ builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
 builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()
+    .AddSingleton<SendEmailHook>()
     .AddHostedService<MailSender>().AddHttpClient();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)

@@ -74,11 +74,14 @@ internal sealed class HookOptions
     public HookConfig PasswordVerificationAttempt { get; init; } = new() { Name = "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT" };
     /// <summary>`GOTRUE_HOOK_SEND_SMS_*`: when on, it sends every SMS OTP instead of the SMS provider.</summary>
     public HookConfig SendSms { get; init; } = new() { Name = "GOTRUE_HOOK_SEND_SMS" };
+    /// <summary>`GOTRUE_HOOK_SEND_EMAIL_*`: replaces SMTP for every auth email (called from the mail outbox).</summary>
+    public HookConfig SendEmail { get; init; } = new() { Name = "GOTRUE_HOOK_SEND_EMAIL" };
 
     public static HookOptions Load(EnvReader env) => new()
     {
         CustomAccessToken = HookConfig.Load(env, "GOTRUE_HOOK_CUSTOM_ACCESS_TOKEN"),
         PasswordVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT"),
         SendSms = HookConfig.Load(env, "GOTRUE_HOOK_SEND_SMS"),
+        SendEmail = HookConfig.Load(env, "GOTRUE_HOOK_SEND_EMAIL"),
     };
 }

@@ -33,13 +33,16 @@ internal sealed class MailerOptions
     public string InvitePath { get; init; } = "/verify";
     public string RecoveryPath { get; init; } = "/verify";
     public string EmailChangePath { get; init; } = "/verify";
-    /// <summary>`GOTRUE_MAILER_SUBJECTS_<KIND>` by template kind (`confirmation`, `invite`, `recovery`, `magic_link`, `email_change`, `reauthentication`).</summary>
+    /// <summary>`GOTRUE_MAILER_SUBJECTS_<KIND>` by template kind (`confirmation`, `invite`, `recovery`, `magic_link`, `email_change`, `reauthentication`, and our `welcome`).</summary>
     public IReadOnlyDictionary<string, string> Subjects { get; init; } = new Dictionary<string, string>();
     /// <summary>`GOTRUE_MAILER_TEMPLATES_<KIND>`: an http(s) URL (a path is relative to the site URL, as GoTrue) or a local file path.</summary>
     public IReadOnlyDictionary<string, string> Templates { get; init; } = new Dictionary<string, string>();
     /// <summary>`GOTRUE_MAILER_EXTERNAL_HOSTS`: hosts accepted from X-Forwarded-Host/Host as the base of email links.</summary>
     public IReadOnlyList<string> ExternalHosts { get; init; } = [];
 
+    /// <summary>`GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES`: when set, only these recipients may be sent mail
+    /// (`+labels` ignored, case-insensitive); others → 400 `email_address_not_authorized`.</summary>
+    public IReadOnlyList<string> AuthorizedAddresses { get; init; } = [];
     /// <summary>`GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED` (true).</summary>
     public bool MagicLinkEnabled { get; init; } = true;
     /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION`: a password change from a session older than 24 h needs the reauthentication `nonce`.</summary>
@@ -47,7 +50,8 @@ internal sealed class MailerOptions
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
 
-    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication"];
+    /// `welcome` is ours (`/dbconnections/signup`): GOTRUE_MAILER_SUBJECTS_WELCOME / GOTRUE_MAILER_TEMPLATES_WELCOME.
+    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome"];
 
     public static MailerOptions Load(EnvReader env)
     {
@@ -82,6 +86,7 @@ internal sealed class MailerOptions
             Subjects = subjects,
             Templates = templates,
             ExternalHosts = env.List("GOTRUE_MAILER_EXTERNAL_HOSTS"),
+            AuthorizedAddresses = env.List("GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES"),
             MagicLinkEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", true),
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),

@@ -31,6 +31,9 @@ internal sealed record PkceParams(string Challenge, string Method)
     }
 }
 
+/// An `auth.flow_state` row (GoTrue `models.FlowState`), for email PKCE flows (`FlowStates`) and OAuth
+/// (`Features/External/FlowStateQueries`, which also reads the provider-side verifier from
+/// `auth.oauth_client_states`). Each query selects the columns it needs.
 internal sealed class FlowStateRow
 {
     public Guid Id { get; init; }
@@ -44,6 +47,13 @@ internal sealed class FlowStateRow
     public DateTime? CreatedAt { get; init; }
     public string AuthenticationMethod { get; init; } = "";
     public DateTime? AuthCodeIssuedAt { get; init; }
+    public string? InviteToken { get; init; }
+    public string? Referrer { get; init; }
+    public Guid? OauthClientStateId { get; init; }
+    public Guid? LinkingTargetId { get; init; }
+    public string? CodeVerifier { get; init; }
+
+    public bool IsPkce => !string.IsNullOrEmpty(CodeChallenge);
 }
 
 /// `auth.flow_state` rows of PKCE flows (GoTrue internal/models/flow_state.go).

@@ -40,6 +40,18 @@ internal static class UserJson
         return json;
     }
 
+    /// GoTrue `UpdateUserMetaData` / `UpdateAppMetaData`: top-level keys replace, a key set to null is removed.
+    public static JsonObject MergeMetadata(JsonObject current, JsonObject changes)
+    {
+        var merged = (JsonObject)current.DeepClone();
+        foreach (var (key, value) in changes)
+        {
+            if (value is null) merged.Remove(key);
+            else merged[key] = value.DeepClone();
+        }
+        return merged;
+    }
+
     public static JsonObject Identity(IdentityRow identity)
     {
         var json = new JsonObject

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Security;
 using Dapper;
@@ -9,7 +8,7 @@ namespace AuthServer.Http;
 /// The caller of an admin route: a verified JWT whose `role` is in `GOTRUE_JWT_ADMIN_ROLES` (api.md §2
 /// "Admin auth detail"). `sub` is not required, since the service_role key has none. Declaring an
 /// `AdminUser` parameter on a handler is what makes the route admin-only.
-internal sealed partial class AdminUser
+internal sealed class AdminUser
 {
     public required AccessTokens.Claims Claims { get; init; }
 
@@ -22,11 +21,10 @@ internal sealed partial class AdminUser
     public static async ValueTask<AdminUser?> BindAsync(HttpContext http)
     {
         var services = http.RequestServices;
-        var match = Bearer().Match(http.Request.Headers.Authorization.ToString());
-        if (!match.Success)
-            throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
+        var token = BearerToken.From(http.Request)
+            ?? throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        if (!services.GetRequiredService<AccessTokens>().TryVerify(match.Groups[1].Value, now, out var claims, out var reason, requireExp: false))
+        if (!services.GetRequiredService<AccessTokens>().TryVerify(token, now, out var claims, out var reason, requireExp: false))
             throw ApiError.Forbidden(ErrorCode.BadJwt, "invalid JWT: unable to parse or verify signature, " + reason);
 
         var jwt = services.GetRequiredService<JwtOptions>();
@@ -44,7 +42,4 @@ internal sealed partial class AdminUser
         }
         return new AdminUser { Claims = claims };
     }
-
-    [GeneratedRegex(@"^bearer (\S+)$", RegexOptions.IgnoreCase)]
-    private static partial Regex Bearer();
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using AuthServer.Data;
 using AuthServer.Security;
 using AuthServer.Sessions;
@@ -9,7 +8,7 @@ namespace AuthServer.Http;
 
 /// The authenticated caller of a user route (GoTrue `requireAuthentication`, api.md §2). Declaring an
 /// `AuthUser` parameter on a handler is what makes the route authenticated: binding runs these checks.
-internal sealed partial class AuthUser
+internal sealed class AuthUser
 {
     public required AccessTokens.Claims Claims { get; init; }
     public required UserRow User { get; init; }
@@ -21,7 +20,7 @@ internal sealed partial class AuthUser
     {
         var services = http.RequestServices;
         // No bearer token: the cookie-session access token, when cookie mode allows it (Sessions/CookieSessions).
-        var token = BearerToken(http.Request) ?? CookieSessions.AccessToken(http)
+        var token = BearerToken.From(http.Request) ?? CookieSessions.AccessToken(http)
             ?? throw ApiError.Unauthorized(ErrorCode.NoAuthorization, "This endpoint requires a valid Bearer token");
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
         if (!services.GetRequiredService<AccessTokens>().TryVerify(token, now, out var claims, out var reason))
@@ -61,13 +60,4 @@ internal sealed partial class AuthUser
 
         return new AuthUser { Claims = claims, User = user, Identities = identities, Factors = factors, SessionId = sessionId };
     }
-
-    static string? BearerToken(HttpRequest request)
-    {
-        var match = Bearer().Match(request.Headers.Authorization.ToString());
-        return match.Success ? match.Groups[1].Value : null;
-    }
-
-    [GeneratedRegex(@"^bearer (\S+)$", RegexOptions.IgnoreCase)]
-    private static partial Regex Bearer();
 }

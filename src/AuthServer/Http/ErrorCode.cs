@@ -74,4 +74,5 @@ internal static class ErrorCode
     public const string ReauthenticationNeeded = "reauthentication_needed";
     public const string ReauthenticationNotValid = "reauthentication_not_valid";
     public const string CaptchaFailed = "captcha_failed";
+    public const string EmailAddressNotAuthorized = "email_address_not_authorized";
 }

@@ -31,12 +31,16 @@ internal static partial class Redirects
     public static bool IsValid(ApiOptions api, string candidate)
     {
         if (string.IsNullOrWhiteSpace(candidate)) return false;
+        var web = candidate.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
+                  candidate.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        // Uri rewrites numeric hosts (2130706433 → 127.0.0.1) and refuses some odd ones, so check the host as
+        // written, before any allow-list glob could match it.
+        var raw = web ? RawHost(candidate) : "";
+        if (web && (!SafeHost().IsMatch(raw) || DecimalHost().IsMatch(raw))) return false;
         if (Uri.TryCreate(candidate, UriKind.Absolute, out var url) && url.Scheme is "http" or "https")
         {
             var host = url.IdnHost.Trim('[', ']');
-            // Uri rewrites numeric hosts (2130706433 → 127.0.0.1), so check the host as written.
-            var raw = RawHost(candidate);
-            if (!SafeHost().IsMatch(host) || !SafeHost().IsMatch(raw) || DecimalHost().IsMatch(raw)) return false;
+            if (!SafeHost().IsMatch(host)) return false;
             // A loopback IP literal passes whatever the site URL is.
             if (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip)) return true;
             if (Uri.TryCreate(api.SiteUrl, UriKind.Absolute, out var site) &&

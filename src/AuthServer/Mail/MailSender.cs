@@ -9,9 +9,10 @@ namespace AuthServer.Mail;
 /// Delivers the outbox over SMTP (MailKit) in the background: claim a batch (short transaction), close the
 /// connection, talk SMTP, then delete each sent row or schedule a retry with exponential backoff. An SMTP
 /// outage only delays mail; requests never wait for SMTP. With no `GOTRUE_SMTP_HOST`, messages are
-/// dropped as GoTrue's no-op mailer does.
+/// dropped as GoTrue's no-op mailer does. With the Send Email hook on, messages carrying its input go to the
+/// hook instead of SMTP, with the same retry and backoff.
 internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplates templates, MailerOptions options,
-    ApiOptions api, TimeProvider clock, ILogger<MailSender> log) : BackgroundService
+    ApiOptions api, SendEmailHook hook, TimeProvider clock, ILogger<MailSender> log) : BackgroundService
 {
     static readonly TimeSpan Poll = TimeSpan.FromSeconds(1);
     static readonly TimeSpan Lease = TimeSpan.FromMinutes(3);
@@ -56,6 +57,11 @@ internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplat
             await Outbox.DeleteAsync(db, unreadable.Id, ct);
         }
         batch = batch.Where(m => m.Data is not null).ToList();
+        if (hook.Enabled)
+        {
+            foreach (var message in batch.Where(m => m.Hook is not null)) await CallHookAsync(message, ct);
+            batch = batch.Where(m => m.Hook is null).ToList(); // queued before the hook was turned on: SMTP
+        }
         if (batch.Count == 0) return;
         if (options.SmtpHost.Length == 0)
         {
@@ -101,6 +107,29 @@ internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplat
         }
         try { await client.DisconnectAsync(true, ct); }
         catch (Exception e) when (e is not OperationCanceledException) { /* the messages are already accounted for */ }
+    }
+
+    async Task CallHookAsync(OutboxMessage message, CancellationToken ct)
+    {
+        try
+        {
+            await hook.DeliverAsync(message.Hook!, clock.GetUtcNow(), ct);
+            await Outbox.DeleteAsync(db, message.Id, ct);
+        }
+        catch (Http.ApiError e) when (e.Status is >= 400 and < 500 and not 429)
+        {
+            // The hook answered `{"error": {"http_code": 4xx}}`: a decision, not an outage. GoTrue would fail
+            // the request with it; the request has long succeeded here, and retrying would not change the answer.
+            log.LogError("Send email hook refused {Kind} mail {MessageId} ({Status}: {Reason}); dropped", message.Kind,
+                message.Id, e.Status, e.Message);
+            await Outbox.DeleteAsync(db, message.Id, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            log.LogWarning("Send email hook failed for {Kind} mail {MessageId} ({Reason}); will retry", message.Kind,
+                message.Id, e.Message);
+            await FailedAsync(message, e.Message, ct);
+        }
     }
 
     CancellationTokenSource Deadline(CancellationToken ct)

@@ -22,6 +22,7 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
         ["magic_link"] = "Your sign-in link",
         ["email_change"] = "Confirm your new email address",
         ["reauthentication"] = "{{ .Token }} is your verification code",
+        ["welcome"] = "Welcome",
     };
 
     public static readonly IReadOnlyDictionary<string, string> DefaultBodies = new Dictionary<string, string>
@@ -64,6 +65,13 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
 
             <p>Use the code below to verify your identity. It expires shortly.</p>
             <p>{{ .Token }}</p>
+            """,
+        // Ours: not a GoTrue template (README "Database connections").
+        ["welcome"] = """
+            <h2>Welcome</h2>
+
+            <p>Your account for {{ .Email }} has been created.</p>
+            <p><a href="{{ .SiteURL }}">Get started</a></p>
             """,
     };
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
@@ -15,7 +16,8 @@ internal sealed record MailLinks(string Referrer, Uri ExternalUrl);
 /// SHA-224 hash (with `pkce_` for PKCE flows) replaces the previous token in `auth.users` and
 /// `auth.one_time_tokens`, and the message queued in the outbox — all inside the caller's transaction,
 /// on a user row the caller has locked. Callers call <see cref="Outbox.Notify"/> after committing.
-internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbox)
+/// With the Send Email hook on, each message also carries the hook's input (<see cref="SendEmailHook"/>).
+internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook)
 {
     public const string PkcePrefix = "pkce_";
 
@@ -55,25 +57,43 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
                 $"For security purposes, you can only request this after {(int)Math.Ceiling((allowedAt - now).TotalSeconds)} seconds.");
     }
 
+    /// GoTrue mail.go `checkEmailAddressAuthorization`: with GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES set, only
+    /// those recipients (ignoring a `+label`, case-insensitively) may be sent mail; checked before anything is queued.
+    public void EnsureAuthorized(string recipient)
+    {
+        if (options.AuthorizedAddresses.Count == 0 || recipient.Length == 0) return;
+        var normalized = EmailLabel().Replace(recipient, "@");
+        if (options.AuthorizedAddresses.Any(a => string.Equals(a, normalized, StringComparison.OrdinalIgnoreCase))) return;
+        throw ApiError.BadRequest(ErrorCode.EmailAddressNotAuthorized,
+            $"Email address \"{recipient.Replace("\\", "\\\\").Replace("\"", "\\\"")}\" cannot be used as it is not authorized");
+    }
+
+    [GeneratedRegex("[+][^@]+@")]
+    private static partial Regex EmailLabel();
+
     public async Task SendConfirmationAsync(NpgsqlConnection conn, UserRow user, bool pkce, MailLinks links, DateTime now,
         CancellationToken ct)
     {
         EnsureFrequency(user.ConfirmationSentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: false, now, ct);
-        await EnqueueAsync(conn, "confirmation", email, user, otp, token, "signup", options.ConfirmationPath, links, now, ct);
+        await EnqueueAsync(conn, "confirmation", email, user, otp, token, "signup", options.ConfirmationPath, links, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "signup", links, ct, otp, token));
     }
 
     /// No throttle: an admin may re-invite at will (GoTrue `sendInvite`).
     public async Task<string> SendInviteAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: true, now, ct);
-        await EnqueueAsync(conn, "invite", email, user, otp, token, "invite", options.InvitePath, links, now, ct);
+        await EnqueueAsync(conn, "invite", email, user, otp, token, "invite", options.InvitePath, links, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "invite", links, ct, otp, token));
         return token;
     }
 
@@ -83,17 +103,22 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
     {
         EnsureFrequency(user.RecoverySentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetRecoveryTokenAsync(conn, user.Id, token, email, now, ct);
-        await EnqueueAsync(conn, magicLink ? "magic_link" : "recovery", email, user, otp, token,
-            magicLink ? "magiclink" : "recovery", options.RecoveryPath, links, now, ct);
+        var type = magicLink ? "magiclink" : "recovery";
+        await EnqueueAsync(conn, magicLink ? "magic_link" : "recovery", email, user, otp, token, type, options.RecoveryPath,
+            links, now, ct, await hook.PayloadAsync(conn, user.Id, type, links, ct, otp, token));
     }
 
-    public async Task SendReauthenticationAsync(NpgsqlConnection conn, UserRow user, DateTime now, CancellationToken ct)
+    /// <paramref name="links"/> only matter to the Send Email hook (`redirect_to`, `site_url`); default: the configured ones.
+    public async Task SendReauthenticationAsync(NpgsqlConnection conn, UserRow user, DateTime now, CancellationToken ct,
+        MailLinks? links = null)
     {
         EnsureFrequency(user.ReauthenticationSentAt, now);
         var email = user.Email!;
+        EnsureAuthorized(email);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetReauthenticationTokenAsync(conn, user.Id, token, email, now, ct);
@@ -104,7 +129,26 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             ["Token"] = otp,
             ["Data"] = user.UserMetadata,
         };
-        await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct);
+        await outbox.EnqueueAsync(conn, "reauthentication", email, data, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "reauthentication", links ?? new MailLinks(api.SiteUrl, api.ExternalUrl), ct,
+                otp, token));
+    }
+
+    /// Ours (README "Database connections"): a connection's `welcome_email_enabled` greets each new user.
+    /// No token and no throttle: it is sent once, when the user is created.
+    public async Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
+    {
+        EnsureAuthorized(user.Email!);
+        var data = new JsonObject
+        {
+            ["SiteURL"] = api.SiteUrl,
+            ["Email"] = user.Email ?? "",
+            ["Data"] = user.UserMetadata,
+            ["RedirectTo"] = links.Referrer,
+        };
+        // The hook is told `email_action_type: "welcome"` (ours; GoTrue has no welcome mail).
+        await outbox.EnqueueAsync(conn, "welcome", user.Email!, data, now, ct,
+            await hook.PayloadAsync(conn, user.Id, "welcome", links, ct));
     }
 
     /// A link to the new address, and with secure email change a second one to the current address.
@@ -112,6 +156,9 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
         DateTime now, CancellationToken ct)
     {
         EnsureFrequency(user.EmailChangeSentAt, now);
+        // GoTrue: the new address must be authorized, and with secure change the current one too.
+        EnsureAuthorized(newEmail);
+        if (options.SecureEmailChangeEnabled) EnsureAuthorized(user.Email ?? "");
         var otpNew = TokenHashes.NewOtp(options.OtpLength);
         var tokenNew = Prefix(TokenHashes.Of(newEmail, otpNew), pkce);
         string? otpCurrent = null, tokenCurrent = null;
@@ -122,15 +169,28 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             tokenCurrent = Prefix(TokenHashes.Of(current, otpCurrent), pkce);
         }
         await MailQueries.SetEmailChangeAsync(conn, user.Id, newEmail, tokenNew, current, tokenCurrent, now, ct);
+        if (hook.Enabled)
+        {
+            // GoTrue makes one hook call carrying both codes. Its pairing is crossed (mail.go, "BUG(cstockton)"):
+            // `token` is the current address's OTP, `token_hash` the new address's hash, `token_new` the new
+            // address's OTP and `token_hash_new` the current address's hash. Hook consumers rely on it, so we keep it.
+            var payload = otpCurrent is not null
+                ? await hook.PayloadAsync(conn, user.Id, "email_change", links, ct, otpCurrent, tokenNew, otpNew, tokenCurrent!)
+                : await hook.PayloadAsync(conn, user.Id, "email_change", links, ct, otpNew, tokenNew);
+            await EnqueueAsync(conn, "email_change", newEmail, user, otpNew, tokenNew, "email_change", options.EmailChangePath,
+                links, now, ct, payload, newEmail);
+            return;
+        }
         await EnqueueAsync(conn, "email_change", newEmail, user, otpNew, tokenNew, "email_change", options.EmailChangePath,
-            links, now, ct, newEmail);
+            links, now, ct, null, newEmail);
         if (otpCurrent is not null)
             await EnqueueAsync(conn, "email_change", current, user, otpCurrent, tokenCurrent!, "email_change",
-                options.EmailChangePath, links, now, ct, newEmail);
+                options.EmailChangePath, links, now, ct, null, newEmail);
     }
 
     async Task EnqueueAsync(NpgsqlConnection conn, string kind, string to, UserRow user, string otp, string token,
-        string verifyType, string path, MailLinks links, DateTime now, CancellationToken ct, string? newEmail = null)
+        string verifyType, string path, MailLinks links, DateTime now, CancellationToken ct, JsonObject? hookPayload,
+        string? newEmail = null)
     {
         var data = new JsonObject
         {
@@ -147,7 +207,7 @@ internal sealed class Mailer(MailerOptions options, ApiOptions api, Outbox outbo
             data["NewEmail"] = newEmail;
             data["SendingTo"] = to;
         }
-        await outbox.EnqueueAsync(conn, kind, to, data, now, ct);
+        await outbox.EnqueueAsync(conn, kind, to, data, now, ct, hookPayload);
     }
 
     /// GoTrue templatemailer `getPath` + `URL.ResolveReference`: `<path>?token=…&type=…&redirect_to=…`, the

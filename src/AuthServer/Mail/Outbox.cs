@@ -10,7 +10,9 @@ namespace AuthServer.Mail;
 /// A message waiting in `authserver.mail_outbox`: the template kind, the recipient and the template data
 /// (which holds the live OTP, hence encrypted at rest).
 /// <c>Data</c> is null when the payload cannot be decrypted (written under another GOTRUE_JWT_SECRET).
-internal sealed record OutboxMessage(long Id, string Kind, string Recipient, JsonObject? Data, int Attempts, DateTime CreatedAt);
+/// <c>Hook</c> is the Send Email hook's input when the hook was on at enqueue time (`SendEmailHook`).
+internal sealed record OutboxMessage(long Id, string Kind, string Recipient, JsonObject? Data, int Attempts, DateTime CreatedAt,
+    JsonObject? Hook = null);
 
 /// The transactional outbox. `EnqueueAsync` runs inside the caller's transaction, so the message exists
 /// exactly when the token it carries does; `MailSender` delivers it later.
@@ -23,9 +25,11 @@ internal sealed class Outbox
         key = HKDF.DeriveKey(HashAlgorithmName.SHA256, jwt.Secret, 32, info: "authserver mail outbox v1"u8.ToArray());
 
     public async Task EnqueueAsync(NpgsqlConnection conn, string kind, string recipient, JsonObject data, DateTime now,
-        CancellationToken ct)
+        CancellationToken ct, JsonObject? hook = null)
     {
-        var payload = Seal(new JsonObject { ["data"] = data.DeepClone() }.ToJsonString());
+        var sealedPayload = new JsonObject { ["data"] = data.DeepClone() };
+        if (hook is not null) sealedPayload["hook"] = hook.DeepClone();
+        var payload = Seal(sealedPayload.ToJsonString());
         await conn.ExecuteAsync(new CommandDefinition(
             """
             insert into authserver.mail_outbox (kind, recipient, payload, next_attempt_at, created_at)
@@ -67,9 +71,9 @@ internal sealed class Outbox
         foreach (var row in rows)
         {
             var json = Open(row.Payload);
-            var data = json is null ? null : JsonNode.Parse(json)?["data"] as JsonObject;
-            messages.Add(new OutboxMessage(row.Id, row.Kind, row.Recipient, data, row.Attempts,
-                DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc)));
+            var payload = json is null ? null : JsonNode.Parse(json);
+            messages.Add(new OutboxMessage(row.Id, row.Kind, row.Recipient, payload?["data"] as JsonObject, row.Attempts,
+                DateTime.SpecifyKind(row.CreatedAt, DateTimeKind.Utc), payload?["hook"] as JsonObject));
         }
         return messages;
     }

@@ -33,6 +33,27 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
         location.Fragment.TrimStart('#').Split('&', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => HttpUtility.UrlDecode(p.Length > 1 ? p[1] : ""));
 
+    /// One redirect check for OAuth and email flows (Http/Redirects, api.md §5.1): an unlisted target falls back
+    /// to the site URL, a loopback IP passes.
+    [Theory]
+    [InlineData("https://evil.example.com/app", "http://localhost:3000#")]
+    [InlineData("http://2130706433/app", "http://localhost:3000#")]
+    [InlineData("http://127.0.0.1:4000/cb", "http://127.0.0.1:4000/cb#")]
+    public async Task Callback_RedirectTo_AllowedOrFallsBackToSiteUrl(string redirectTo, string expectedPrefix)
+    {
+        server.Google.NextUser = new JsonObject
+        {
+            ["sub"] = "r-" + Guid.NewGuid().ToString("N"),
+            ["email"] = OidcFixture.NewEmail("redir"),
+            ["email_verified"] = true,
+        };
+
+        var response = await BrowseAsync($"/authorize?provider=google&redirect_to={Uri.EscapeDataString(redirectTo)}");
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.StartsWith(expectedPrefix + "access_token=", response.Headers.NonValidated["Location"].ToString());
+    }
+
     [Fact]
     public async Task Authorize_Google_RedirectsToProviderWithStateAndPkce()
     {

@@ -131,6 +131,15 @@ public sealed class RedirectValidationTests
     [InlineData("http://b.test/cb", true)]
     [InlineData("http://c.test/cb", false)]
     [InlineData("", false)]
+    // Cases from the OAuth copy this check replaced (Features/External/RedirectUrls) and GoTrue's tests.
+    [InlineData("https://SITE.example.com/x", true)]
+    [InlineData("https://site.example.com.evil.com/", false)]
+    [InlineData("http://127.0.0.2/cb", true)]
+    [InlineData("https://x_y.example.org/", true)]
+    [InlineData("https://ev!l.example.org/", false)]
+    [InlineData("//evil.com/", false)]
+    [InlineData("javascript:alert(1)", false)]
+    [InlineData("/relative/path", false)]
     public void IsValid_FollowsSiteUrlLoopbackAndAllowList(string url, bool valid)
     {
         Assert.Equal(valid, AuthServer.Http.Redirects.IsValid(Api, url));

@@ -5,7 +5,8 @@ namespace AuthServer.Tests.Infrastructure;
 /// <summary>
 /// POST /dbconnections/signup: autoconfirm off (new users stay unverified), one client id on the seeded
 /// connection, an 8-character password minimum (seeded into the connection), and the rate limit keyed
-/// on X-Forwarded-For so each test spends its own budget.
+/// on X-Forwarded-For so each test spends its own budget. Mails carry their kind in X-Mail-Kind; the welcome
+/// subject is overridden (GOTRUE_MAILER_SUBJECTS_WELCOME).
 /// </summary>
 public sealed class DbConnectionFixture : AuthServerFixture
 {
@@ -19,6 +20,8 @@ public sealed class DbConnectionFixture : AuthServerFixture
         // The test client is the proxy: its X-Forwarded-For picks the bucket.
         settings["GOTRUE_RATE_LIMIT_TRUSTED_PROXIES"] = "127.0.0.1/32";
         settings["GOTRUE_PASSWORD_MIN_LENGTH"] = "8";
+        settings["GOTRUE_MAILER_SUBJECTS_WELCOME"] = "Welcome{{ if .Data.given_name }}, {{ .Data.given_name }}{{ end }}";
+        settings["GOTRUE_SMTP_HEADERS"] = """{"X-Mail-Kind": ["$messageType"]}""";
     }
 }
 

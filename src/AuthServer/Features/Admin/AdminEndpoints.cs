@@ -56,7 +56,7 @@ internal static class AdminEndpoints
         var id = ParseUserId(userId);
         await using var conn = await db.OpenConnectionAsync(ct);
         var found = await AdminQueries.FindUserAsync(conn, id, ct) ?? throw UserNotFound();
-        return Results.Json(AdminJson.User(found), Json.Options);
+        return Results.Json(UserJson.From(found.User, found.Identities, found.Factors), Json.Options);
     }
 
     static async Task<IResult> CreateUserAsync(HttpContext http, AdminUser admin, NpgsqlDataSource db, JwtOptions jwt,
@@ -113,7 +113,7 @@ internal static class AdminEndpoints
         var now = clock.GetUtcNow().UtcDateTime;
 
         var appMetadata = new JsonObject { ["provider"] = providers[0], ["providers"] = new JsonArray(providers.Select(p => (JsonNode)p).ToArray()) };
-        if (body.AppMetadata is not null) appMetadata = Merge(appMetadata, body.AppMetadata);
+        if (body.AppMetadata is not null) appMetadata = UserJson.MergeMetadata(appMetadata, body.AppMetadata);
         var userMetadata = (JsonObject?)body.UserMetadata?.DeepClone() ?? [];
         if (body.EmailConfirm == true) userMetadata["email_verified"] = true;
         var role = string.IsNullOrEmpty(body.Role) ? jwt.DefaultGroupName : body.Role.Trim();
@@ -128,7 +128,7 @@ internal static class AdminEndpoints
         await AuditLog.WriteAsync(conn, admin.Actor, AuditAction.UserSignedUp, "", now, ct, Traits(id, email, phone));
         var created = (await AdminQueries.FindUserAsync(conn, id, ct))!.Value;
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.User(created), Json.Options);
+        return Results.Json(UserJson.From(created.User, created.Identities, created.Factors), Json.Options);
     }
 
     static async Task<IResult> UpdateUserAsync(string userId, HttpContext http, AdminUser admin, NpgsqlDataSource db,
@@ -173,14 +173,14 @@ internal static class AdminEndpoints
         if (body.AppMetadata is not null)
             await AdminQueries.ExecuteAsync(conn,
                 "update auth.users set raw_app_meta_data = @meta::jsonb, updated_at = @now where id = @id",
-                new { id, meta = Merge(user.AppMetadata, body.AppMetadata).ToJsonString(), now }, ct);
+                new { id, meta = UserJson.MergeMetadata(user.AppMetadata, body.AppMetadata).ToJsonString(), now }, ct);
         if (body.UserMetadata is not null)
         {
             // Re-read: a confirmation above may have set email_verified.
             var current = (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User.UserMetadata;
             await AdminQueries.ExecuteAsync(conn,
                 "update auth.users set raw_user_meta_data = @meta::jsonb, updated_at = @now where id = @id",
-                new { id, meta = Merge(current, body.UserMetadata).ToJsonString(), now }, ct);
+                new { id, meta = UserJson.MergeMetadata(current, body.UserMetadata).ToJsonString(), now }, ct);
         }
         if (ban is { } duration)
             await AdminQueries.ExecuteAsync(conn, "update auth.users set banned_until = @until, updated_at = @now where id = @id",
@@ -189,7 +189,7 @@ internal static class AdminEndpoints
             Traits(id, email ?? user.Email, phone ?? user.Phone));
         var updated = (await AdminQueries.FindUserAsync(conn, id, ct))!.Value;
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.User(updated), Json.Options);
+        return Results.Json(UserJson.From(updated.User, updated.Identities, updated.Factors), Json.Options);
     }
 
     /// GoTrue's admin email/phone change: immediate, creating the identity if the user has none, else
@@ -315,17 +315,5 @@ internal static class AdminEndpoints
         return GoDuration.TryParse(value, out var duration, out var error)
             ? duration
             : throw ApiError.BadRequest(ErrorCode.ValidationFailed, "invalid format for ban duration: " + error);
-    }
-
-    /// GoTrue's metadata update: top-level keys replace, a key set to null is removed.
-    static JsonObject Merge(JsonObject current, JsonObject changes)
-    {
-        var merged = (JsonObject)current.DeepClone();
-        foreach (var (key, value) in changes)
-        {
-            if (value is null) merged.Remove(key);
-            else merged[key] = value.DeepClone();
-        }
-        return merged;
     }
 }

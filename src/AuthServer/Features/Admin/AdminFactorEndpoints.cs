@@ -23,7 +23,7 @@ internal static class AdminFactorEndpoints
         var id = AdminEndpoints.ParseUserId(userId);
         await using var conn = await db.OpenConnectionAsync(ct);
         var (_, _, factors) = await AdminQueries.FindUserAsync(conn, id, ct) ?? throw AdminEndpoints.UserNotFound();
-        return Results.Json(new JsonArray(factors.Select(f => (JsonNode)AdminJson.Factor(f)).ToArray()), Json.Options);
+        return Results.Json(new JsonArray(factors.Select(f => (JsonNode)f.ToJson()).ToArray()), Json.Options);
     }
 
     static async Task<IResult> UpdateFactorAsync(string userId, string factorId, HttpContext http, AdminUser admin,
@@ -49,7 +49,7 @@ internal static class AdminFactorEndpoints
         });
         var updated = (await AdminQueries.FindFactorAsync(conn, user.Id, factor.Id, ct))!;
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.Factor(updated), Json.Options);
+        return Results.Json(updated.ToJson(), Json.Options);
     }
 
     static async Task<IResult> DeleteFactorAsync(string userId, string factorId, HttpContext http, AdminUser admin,
@@ -67,7 +67,7 @@ internal static class AdminFactorEndpoints
         });
         await AdminQueries.ExecuteAsync(conn, "delete from auth.mfa_factors where id = @id", new { id = factor.Id }, ct);
         await tx.CommitAsync(ct);
-        return Results.Json(AdminJson.Factor(factor), Json.Options);
+        return Results.Json(factor.ToJson(), Json.Options);
     }
 
     /// GoTrue `loadUser` then `loadFactor`: 404 for a bad or unknown user id, then for the factor id.

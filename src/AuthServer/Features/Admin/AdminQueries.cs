@@ -5,28 +5,8 @@ using Npgsql;
 
 namespace AuthServer.Features.Admin;
 
-internal sealed class FactorRow
-{
-    public Guid Id { get; init; }
-    public Guid UserId { get; init; }
-    public string? FriendlyName { get; init; }
-    public string FactorType { get; init; } = "";
-    public string Status { get; init; } = "";
-    public DateTime CreatedAt { get; init; }
-    public DateTime UpdatedAt { get; init; }
-    public string? Phone { get; init; }
-    public DateTime? LastChallengedAt { get; init; }
-    public Guid? WebAuthnAaguid { get; init; }
-}
-
-
 internal static class AdminQueries
 {
-    const string FactorColumns = """
-        f.id, f.user_id, f.friendly_name, f.factor_type::text as factor_type, f.status::text as status, f.created_at,
-        f.updated_at, f.phone, f.last_challenged_at, f.web_authn_aaguid
-        """;
-
     /// GoTrue `FindUsersInAudience`: `email LIKE %f%` (case-sensitive, as GoTrue) or full_name ILIKE.
     /// The total and the page in one round trip.
     public static async Task<(long Total, List<UserRow> Users)> ListUsersAsync(NpgsqlConnection conn, string aud,
@@ -58,7 +38,7 @@ internal static class AdminQueries
             select {UserQueries.Columns} from auth.users u
             where u.id = @id and u.instance_id = '00000000-0000-0000-0000-000000000000';
             select {UserQueries.IdentityColumns} from auth.identities i where i.user_id = @id order by i.created_at, i.id;
-            select {FactorColumns} from auth.mfa_factors f where f.user_id = @id order by f.created_at, f.id;
+            select {FactorRow.Columns} from auth.mfa_factors f where f.user_id = @id order by f.created_at, f.id;
             """, new { id }, cancellationToken: ct));
         var user = await grid.ReadSingleOrDefaultAsync<UserRow>();
         var identities = (await grid.ReadAsync<IdentityRow>()).AsList();
@@ -68,7 +48,7 @@ internal static class AdminQueries
 
     public static Task<FactorRow?> FindFactorAsync(NpgsqlConnection conn, Guid userId, Guid factorId, CancellationToken ct) =>
         conn.QuerySingleOrDefaultAsync<FactorRow>(new CommandDefinition(
-            $"select {FactorColumns} from auth.mfa_factors f where f.user_id = @userId and f.id = @factorId",
+            $"select {FactorRow.Columns} from auth.mfa_factors f where f.user_id = @userId and f.id = @factorId",
             new { userId, factorId }, cancellationToken: ct));
 
     /// GoTrue `IsDuplicatedEmail`: a non-SSO identity with that email whose user is in the audience,

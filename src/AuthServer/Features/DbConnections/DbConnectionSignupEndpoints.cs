@@ -5,6 +5,7 @@ using AuthServer.Data;
 using AuthServer.Features.Signup;
 using AuthServer.Features.RateLimits;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using Npgsql;
 
@@ -43,7 +44,8 @@ internal static class DbConnectionSignupEndpoints
         string? FamilyName, JsonObject? UserMetadata, string? Connection);
 
     static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, DbConnectionOptions options,
-        AuthOptions auth, JwtOptions jwt, Passwords passwords, TimeProvider clock, RateLimiter limiter, CancellationToken ct)
+        AuthOptions auth, JwtOptions jwt, Passwords passwords, Mailer mailer, TimeProvider clock, RateLimiter limiter,
+        CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets and client-address
@@ -106,17 +108,28 @@ internal static class DbConnectionSignupEndpoints
         {
             await SignupQueries.ConfirmAsync(txConn, userId, "email", now, ct);
         }
-        else if (connection.VerifyEmailAutoSend)
-        {
-            // The verification link's token is stored as /signup stores it. TODO(#3): send it (and the
-            // welcome mail when connection.WelcomeEmailEnabled) once the mailer is merged.
-            var otp = TokenHashes.NewOtp();
-            await SignupQueries.SetConfirmationTokenAsync(txConn, userId, TokenHashes.Of(email, otp), email, now, ct);
-        }
         var user = (await UserQueries.FindWithIdentitiesAsync(txConn, userId, ct))!.Value.User;
-        await AuditLog.WriteAsync(txConn, user, AuditAction.UserSignedUp, ClientInfo.Ip(http), now, ct,
+        var ip = ClientInfo.Ip(http);
+        await AuditLog.WriteAsync(txConn, user, AuditAction.UserSignedUp, ip, now, ct,
             new JsonObject { ["provider"] = "email", ["connection"] = connection.Name });
+        // Mail is queued in this transaction (the outbox), so it exists exactly when the user does.
+        var queued = false;
+        if (!auth.MailerAutoconfirm && connection.VerifyEmailAutoSend)
+        {
+            // The confirmation mail /signup sends, audited as GoTrue signup.go audits it.
+            var locked = (await MailQueries.LockUserAsync(txConn, userId, ct))!;
+            await AuditLog.WriteAsync(txConn, locked, AuditAction.UserConfirmationRequested, ip, now, ct,
+                new JsonObject { ["provider"] = "email" });
+            await mailer.SendConfirmationAsync(txConn, locked, pkce: false, mailer.Links(http), now, ct);
+            queued = true;
+        }
+        if (connection.WelcomeEmailEnabled)
+        {
+            await mailer.SendWelcomeAsync(txConn, user, mailer.Links(http), now, ct);
+            queued = true;
+        }
         await tx.CommitAsync(ct);
+        if (queued) mailer.Outbox.Notify();
 
         return Results.Json(new JsonObject
         {

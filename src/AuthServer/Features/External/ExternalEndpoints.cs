@@ -71,7 +71,7 @@ internal static class ExternalEndpoints
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         await using (var conn = await db.OpenConnectionAsync(ct))
             await FlowStateQueries.CreateAsync(conn, state, provider!.Name, Guid.NewGuid().ToString(), challenge, method,
-                RedirectUrls.Referrer(http.Request, api), inviteToken, linkingTarget?.Id, Guid.NewGuid(), verifier, now, ct);
+                Redirects.Referrer(http, api), inviteToken, linkingTarget?.Id, Guid.NewGuid(), verifier, now, ct);
 
         // Apple knows only `name` and `email`, and then answers by form_post (GoTrue provider/apple.go).
         var scopes = provider.Name == "apple" ? new List<string> { "name", "email" } : ["openid", "email", "profile"];

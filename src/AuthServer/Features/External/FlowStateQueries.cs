@@ -1,29 +1,11 @@
+using AuthServer.Data;
 using Dapper;
 using Npgsql;
 
 namespace AuthServer.Features.External;
 
 /// `auth.flow_state` as GoTrue writes it for OAuth (`models.FlowState`, authentication_method `oauth`),
-/// so `grant_type=pkce` exchanges OAuth codes like email ones.
-internal sealed class FlowStateRow
-{
-    public Guid Id { get; init; }
-    public Guid? UserId { get; init; }
-    public string? AuthCode { get; init; }
-    public string? CodeChallengeMethod { get; init; }
-    public string? CodeChallenge { get; init; }
-    public string ProviderType { get; init; } = "";
-    public DateTime? CreatedAt { get; init; }
-    public DateTime? AuthCodeIssuedAt { get; init; }
-    public string? InviteToken { get; init; }
-    public string? Referrer { get; init; }
-    public Guid? OauthClientStateId { get; init; }
-    public Guid? LinkingTargetId { get; init; }
-    public string? CodeVerifier { get; init; }
-
-    public bool IsPkce => !string.IsNullOrEmpty(CodeChallenge);
-}
-
+/// so `grant_type=pkce` exchanges OAuth codes like email ones. Rows are `Data/FlowStateRow`.
 internal static class FlowStateQueries
 {
     /// The flow_state (its id is the OAuth `state`) and the provider-side PKCE verifier in one statement.

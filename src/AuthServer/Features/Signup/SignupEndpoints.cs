@@ -122,9 +122,8 @@ internal static class SignupEndpoints
 
         if (provider == "email")
         {
-            // GoTrue signup.go: audit, PKCE flow, then the confirmation mail (queued in this transaction).
+            // GoTrue signup.go: audit (above), PKCE flow, then the confirmation mail (queued in this transaction).
             var locked = (await MailQueries.LockUserAsync(conn, userId, ct))!;
-            await AuditLog.WriteAsync(conn, locked, AuditAction.UserConfirmationRequested, ip, now, ct);
             if (pkce is not null) await FlowStates.CreateAsync(conn, userId, pkce, "email", "email/signup", now, ct);
             await mailer.SendConfirmationAsync(conn, locked, pkce is not null, mailer.Links(http), now, ct);
             var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;

@@ -124,9 +124,9 @@ internal static class UserEndpoints
             await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
         }
         if (body.Data is not null)
-            await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, Merge(user.UserMetadata, body.Data), now, ct);
+            await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, UserJson.MergeMetadata(user.UserMetadata, body.Data), now, ct);
         if (body.AppMetadata is not null)
-            await UserUpdateQueries.SetAppMetadataAsync(conn, user.Id, Merge(user.AppMetadata, body.AppMetadata), now, ct);
+            await UserUpdateQueries.SetAppMetadataAsync(conn, user.Id, UserJson.MergeMetadata(user.AppMetadata, body.AppMetadata), now, ct);
         if (newHash is not null)
         {
             await UserUpdateQueries.SetPasswordAsync(conn, user.Id, newHash, auth.SessionId, now, ct);
@@ -137,17 +137,5 @@ internal static class UserEndpoints
         await tx.CommitAsync(ct);
         if (mailQueued) mailer.Outbox.Notify();
         return Results.Json(UserJson.From(updated.User, updated.Identities, auth.Factors), Json.Options);
-    }
-
-    /// GoTrue's metadata update: top-level keys replace, a key set to null is removed.
-    static JsonObject Merge(JsonObject current, JsonObject changes)
-    {
-        var merged = (JsonObject)current.DeepClone();
-        foreach (var (key, value) in changes)
-        {
-            if (value is null) merged.Remove(key);
-            else merged[key] = value.DeepClone();
-        }
-        return merged;
     }
 }
