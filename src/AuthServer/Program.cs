@@ -144,6 +144,7 @@ if (metricsPort != 0) app.UseMetricServer(metricsPort);
 // Metrics outside the exception handler, so failed requests are counted with their final status.
 app.UseHttpMetrics();
 app.UseAuthMetrics();
+AuthMetrics.TrackOutbox(app.Services.GetRequiredService<NpgsqlDataSource>());
 app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
 app.UseExceptionHandler();
 app.UseRateLimits();

@@ -14,6 +14,26 @@ internal static class AuthMetrics
     public static readonly Counter RefreshReuse = Metrics.CreateCounter("authserver_refresh_token_reuse_detected_total",
         "Revoked refresh tokens presented again outside the reuse interval (family revoked)");
 
+    public static readonly Counter MailSendFailures = Metrics.CreateCounter("authserver_mail_send_failures_total",
+        "Outbox deliveries that failed and were rescheduled or given up");
+    static readonly Gauge OutboxDepth = Metrics.CreateGauge("authserver_mail_outbox_depth",
+        "Messages waiting in the mail outbox (all replicas)");
+
+    /// The outbox depth is read from PostgreSQL at scrape time, so every replica reports the shared queue.
+    public static void TrackOutbox(Npgsql.NpgsqlDataSource db) =>
+        Metrics.DefaultRegistry.AddBeforeCollectCallback(async ct =>
+        {
+            try
+            {
+                await using var cmd = db.CreateCommand("select count(*) from authserver.mail_outbox");
+                OutboxDepth.Set(Convert.ToDouble(await cmd.ExecuteScalarAsync(ct)));
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or ObjectDisposedException or InvalidOperationException)
+            {
+                // Database down (or this data source already disposed): keep the last value; /ready reports outages.
+            }
+        });
+
     public static IApplicationBuilder UseAuthMetrics(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         await next(http);

@@ -53,6 +53,7 @@ public sealed class OperationsTests(AuthServerFixture server) : IClassFixture<Au
         Assert.Contains("http_requests_received_total", text);
         Assert.Matches("authserver_signins_total\\{[^}]*grant_type=\"password\"[^}]*outcome=\"rejected\"", text);
         Assert.Contains("npgsql_db_client_connection_count", text);
+        Assert.Matches("(?m)^authserver_mail_outbox_depth [0-9]", text);
         Assert.DoesNotContain("Password=", text, StringComparison.OrdinalIgnoreCase);
     }
 
