@@ -87,6 +87,22 @@ public sealed class CaptchaTests(CaptchaFixture server) : IClassFixture<CaptchaF
             new { email, password = Password, gotrue_meta_security = new { captcha_token = "good" } }));
     }
 
+    [Theory]
+    [InlineData("/recover")]
+    [InlineData("/resend")]
+    [InlineData("/otp")]
+    [InlineData("/magiclink")]
+    public async Task MailRoutes_WithoutCaptchaToken_Return400CaptchaFailed(string path)
+    {
+        // api.md §0: captcha guards /recover, /resend, /magiclink and /otp as well as /signup.
+        using var client = server.CreateClient();
+
+        var response = await client.PostAsJsonAsync(path, new { email = AuthServerFixture.NewEmail(), type = "signup" });
+
+        await ApiAssert.ErrorAsync(response, 400, "captcha_failed",
+            "captcha protection: request disallowed (no captcha_token found)");
+    }
+
     [Fact]
     public async Task Token_RefreshGrant_NeedsNoCaptcha()
     {

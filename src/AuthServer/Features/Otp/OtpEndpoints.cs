@@ -1,3 +1,4 @@
+using AuthServer.Features.Captcha;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
@@ -16,8 +17,8 @@ internal static class OtpEndpoints
 {
     public static void MapOtp(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/otp", OtpAsync);
-        app.MapPost("/magiclink", MagicLinkAsync);
+        app.MapPost("/otp", OtpAsync).RequireCaptcha();
+        app.MapPost("/magiclink", MagicLinkAsync).RequireCaptcha();
     }
 
     internal sealed record OtpRequest(string? Email, string? Phone, bool? CreateUser, JsonObject? Data, string? Channel,

@@ -1,3 +1,4 @@
+using AuthServer.Features.Captcha;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
@@ -12,7 +13,7 @@ namespace AuthServer.Features.Recover;
 /// `{}` as known ones, so the endpoint does not reveal who has an account.
 internal static class RecoverEndpoints
 {
-    public static void MapRecover(this IEndpointRouteBuilder app) => app.MapPost("/recover", RecoverAsync);
+    public static void MapRecover(this IEndpointRouteBuilder app) => app.MapPost("/recover", RecoverAsync).RequireCaptcha();
 
     internal sealed record RecoverRequest(string? Email, string? CodeChallenge, string? CodeChallengeMethod);
 

@@ -1,3 +1,4 @@
+using AuthServer.Features.Captcha;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
@@ -12,7 +13,7 @@ namespace AuthServer.Features.Resend;
 /// pending (unknown user, already confirmed, no change requested) answers `{}` and sends nothing.
 internal static class ResendEndpoints
 {
-    public static void MapResend(this IEndpointRouteBuilder app) => app.MapPost("/resend", ResendAsync);
+    public static void MapResend(this IEndpointRouteBuilder app) => app.MapPost("/resend", ResendAsync).RequireCaptcha();
 
     internal sealed record ResendRequest(string? Type, string? Email, string? Phone, string? CodeChallenge,
         string? CodeChallengeMethod);
