@@ -24,8 +24,11 @@ internal sealed class MailerOptions
 
     /// <summary>`GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED` (true): an email change is confirmed from both addresses.</summary>
     public bool SecureEmailChangeEnabled { get; init; } = true;
-    /// <summary>`GOTRUE_MAILER_OTP_EXP` (86400 s; 0 → 86400): lifetime of email OTPs and links.</summary>
-    public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(86400);
+    /// <summary>`GOTRUE_MAILER_OTP_EXP` (3600 s; 0 → 3600): lifetime of email OTPs and links. GoTrue defaults to
+    /// 86400; we follow `supabase init`'s `otp_expiry = 3600` and OWASP ASVS 6.5.5 (security-tests O3).</summary>
+    public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(DefaultOtpExpirySeconds);
+
+    const int DefaultOtpExpirySeconds = 3600;
     /// <summary>`GOTRUE_MAILER_OTP_LENGTH` (6; outside 6–10 → 6).</summary>
     public int OtpLength { get; init; } = 6;
     /// <summary>`GOTRUE_MAILER_URLPATHS_CONFIRMATION` / `_INVITE` / `_RECOVERY` / `_EMAIL_CHANGE` (`/verify`), resolved against API_EXTERNAL_URL like Go's `URL.ResolveReference`.</summary>
@@ -52,7 +55,7 @@ internal sealed class MailerOptions
     public static MailerOptions Load(EnvReader env)
     {
         var frequency = env.Duration("GOTRUE_SMTP_MAX_FREQUENCY");
-        var otpExp = env.Int("GOTRUE_MAILER_OTP_EXP", 86400, 0);
+        var otpExp = env.Int("GOTRUE_MAILER_OTP_EXP", DefaultOtpExpirySeconds, 0);
         var otpLength = env.Int("GOTRUE_MAILER_OTP_LENGTH", 6);
         var flowExpiry = env.Duration("GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION");
         var subjects = new Dictionary<string, string>();
@@ -73,7 +76,7 @@ internal sealed class MailerOptions
             Headers = ParseHeaders(env.String("GOTRUE_SMTP_HEADERS")),
             MaxFrequency = frequency is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             SecureEmailChangeEnabled = env.Bool("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", true),
-            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? 86400 : otpExp),
+            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? DefaultOtpExpirySeconds : otpExp),
             OtpLength = otpLength is >= 6 and <= 10 ? otpLength : 6,
             ConfirmationPath = env.String("GOTRUE_MAILER_URLPATHS_CONFIRMATION") ?? "/verify",
             InvitePath = env.String("GOTRUE_MAILER_URLPATHS_INVITE") ?? "/verify",

@@ -128,6 +128,16 @@ public sealed class OtpCatalogueTests(EmailFixture server) : IClassFixture<Email
         Assert.Null(await server.Db.ScalarAsync<DateTime?>("select email_confirmed_at from auth.users where id = @id", new { id }));
     }
 
+    [Fact]
+    [Trait("catalogue", "O3")]
+    public void MailerOptions_DefaultOtpLifetime_IsAtMostOneHour()
+    {
+        var env = new EnvReader(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build());
+
+        Assert.True(MailerOptions.Load(env).OtpExpiry <= TimeSpan.FromHours(1));
+        Assert.True(server.Services.GetRequiredService<MailerOptions>().OtpExpiry <= TimeSpan.FromHours(1));
+    }
+
     [Theory]
     [Trait("catalogue", "O4")]
     [InlineData("signup")]
