@@ -66,4 +66,64 @@ public sealed class MailEnumerationTests(EmailFixture server) : IClassFixture<Em
             "select count(*) from authserver.mail_outbox where recipient = @unknown", new { unknown }));
         Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from auth.users where email = @unknown", new { unknown }));
     }
+
+    [Theory]
+    [Trait("catalogue", "E2")]
+    [InlineData("/recover")]
+    [InlineData("/resend")]
+    public async Task MailRoute_SecondRequestWithinAMinute_Known429AndUnknown429Alike(string path)
+    {
+        var known = await ConfirmedAsync();
+        var unknown = AuthServerFixture.NewEmail("unknown");
+        using var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
+        object Body(string email) => path == "/resend" ? new { type = "signup", email } : new { email };
+
+        var firstKnown = await WireAsync(await client.PostAsJsonAsync(path, Body(known)));
+        var firstUnknown = await WireAsync(await client.PostAsJsonAsync(path, Body(unknown)));
+        var secondKnown = await client.PostAsJsonAsync(path, Body(known));
+        var secondUnknown = await client.PostAsJsonAsync(path, Body(unknown));
+
+        Assert.Equal(firstKnown, firstUnknown);
+        if (path == "/recover")
+            await ApiAssert.ErrorAsync(secondKnown, 429, "over_email_send_rate_limit",
+                messagePrefix: "For security purposes, you can only request this after");
+        Assert.Equal(await WireWithoutSecondsAsync(secondKnown), await WireWithoutSecondsAsync(secondUnknown));
+    }
+
+    [Fact]
+    [Trait("catalogue", "E2")]
+    public async Task Recover_UnknownEmailAfterAMinute_AllowedAgain()
+    {
+        var unknown = AuthServerFixture.NewEmail("unknown");
+        using var client = server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/recover", new { email = unknown })).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.PostAsJsonAsync("/recover", new { email = unknown })).StatusCode);
+
+        server.Clock.Advance(TimeSpan.FromSeconds(61));
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/recover", new { email = unknown })).StatusCode);
+    }
+
+    [Theory]
+    [Trait("catalogue", "R2")]
+    [Trait("catalogue", "E2")]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Recover_OneEmailFromTenIps_OneMailAndNine429(bool exists)
+    {
+        var email = exists ? await ConfirmedAsync() : AuthServerFixture.NewEmail("unknown");
+        var clients = Enumerable.Range(2, 10).Select(i => LoopbackClients.From($"127.0.0.{i}", server.BaseAddress)).ToList();
+
+        var responses = await Task.WhenAll(clients.Select(c => c.PostAsJsonAsync("/recover", new { email })));
+
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
+        foreach (var limited in responses.Where(r => r.StatusCode != HttpStatusCode.OK))
+            await ApiAssert.ErrorAsync(limited, 429, "over_email_send_rate_limit");
+        if (exists)
+        {
+            await server.Mail.LatestAsync(email, 2); // confirmation + one recovery
+            Assert.Equal(1, server.Mail.To(email).Count(m => m.Subject == "Reset your password"));
+        }
+        clients.ForEach(c => c.Dispose());
+    }
 }
