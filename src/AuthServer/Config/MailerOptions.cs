@@ -49,6 +49,10 @@ internal sealed class MailerOptions
     public bool UpdatePasswordRequireReauthentication { get; init; }
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
+    /// <summary>`GOTRUE_SECURITY_PKCE_PLAIN_ENABLED` (ours, true): whether a flow started with
+    /// `code_challenge_method=plain` can be exchanged. GoTrue always allows it (auth-js falls back to plain
+    /// without WebCrypto); false leaves S256 only (RFC 7636 §4.2, ASVS 10.4.6, security-tests P2).</summary>
+    public bool PkcePlainEnabled { get; init; } = true;
 
     public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication"];
 
@@ -88,6 +92,7 @@ internal sealed class MailerOptions
             MagicLinkEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", true),
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),
+            PkcePlainEnabled = env.Bool("GOTRUE_SECURITY_PKCE_PLAIN_ENABLED", true),
         };
     }
 

@@ -114,3 +114,52 @@ public sealed class PkceCatalogueTests(EmailFixture server) : IClassFixture<Emai
             400, "validation_failed", "unsupported code_challenge method \"S512\"");
     }
 }
+
+/// <summary>GOTRUE_SECURITY_PKCE_PLAIN_ENABLED=false: S256 only.</summary>
+public sealed class PkcePlainDisabledFixture : EmailFixture
+{
+    protected override void ConfigureMore(IDictionary<string, string> settings) =>
+        settings["GOTRUE_SECURITY_PKCE_PLAIN_ENABLED"] = "false";
+}
+
+public sealed class PkcePlainDisabledTests(PkcePlainDisabledFixture server) : IClassFixture<PkcePlainDisabledFixture>
+{
+    async Task<(string Code, HttpClient Client)> CodeAsync(string challenge, string method, string email)
+    {
+        var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/otp",
+            new { email, code_challenge = challenge, code_challenge_method = method })).StatusCode);
+        var mail = await server.Mail.LatestAsync(email, 2);
+        var clicked = await client.GetAsync(new Uri(mail.Link).PathAndQuery);
+        return (clicked.Headers.NonValidated["Location"].ToString().Split("code=")[1], client);
+    }
+
+    [Fact]
+    [Trait("catalogue", "P2")]
+    public async Task Pkce_PlainFlowWhenPlainIsDisabled_Returns400EvenWithTheRightVerifier()
+    {
+        var verifier = new string('p', 64);
+        var (email, session) = await server.ConfirmedUserAsync("pkce-plain");
+        var (code, client) = await CodeAsync(verifier, "plain", email);
+        using (client)
+        {
+            var response = await client.PostAsJsonAsync("/token?grant_type=pkce", new { auth_code = code, code_verifier = verifier });
+
+            await ApiAssert.ErrorAsync(response, 400, "bad_code_verifier", "code challenge method plain is not allowed");
+        }
+        // Only the session from confirming the sign-up.
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.sessions where user_id = @id::uuid",
+            new { id = (string)session["user"]!["id"]! }));
+    }
+
+    [Fact]
+    [Trait("catalogue", "P2")]
+    public async Task Pkce_S256FlowWhenPlainIsDisabled_Exchanges()
+    {
+        var (verifier, challenge) = EmailFixture.NewPkcePair();
+        var (email, _) = await server.ConfirmedUserAsync("pkce-s256");
+        var (code, client) = await CodeAsync(challenge, "s256", email);
+        using (client)
+            await server.OkJsonAsync(await client.PostAsJsonAsync("/token?grant_type=pkce", new { auth_code = code, code_verifier = verifier }));
+    }
+}
