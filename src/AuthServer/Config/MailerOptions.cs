@@ -24,8 +24,11 @@ internal sealed class MailerOptions
 
     /// <summary>`GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED` (true): an email change is confirmed from both addresses.</summary>
     public bool SecureEmailChangeEnabled { get; init; } = true;
-    /// <summary>`GOTRUE_MAILER_OTP_EXP` (86400 s; 0 → 86400): lifetime of email OTPs and links.</summary>
-    public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(86400);
+    /// <summary>`GOTRUE_MAILER_OTP_EXP` (3600 s; 0 → 3600): lifetime of email OTPs and links. GoTrue defaults to
+    /// 86400; we follow `supabase init`'s `otp_expiry = 3600` and OWASP ASVS 6.5.5 (security-tests O3).</summary>
+    public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(DefaultOtpExpirySeconds);
+
+    const int DefaultOtpExpirySeconds = 3600;
     /// <summary>`GOTRUE_MAILER_OTP_LENGTH` (6; outside 6–10 → 6).</summary>
     public int OtpLength { get; init; } = 6;
     /// <summary>`GOTRUE_MAILER_URLPATHS_CONFIRMATION` / `_INVITE` / `_RECOVERY` / `_EMAIL_CHANGE` (`/verify`), resolved against API_EXTERNAL_URL like Go's `URL.ResolveReference`.</summary>
@@ -49,6 +52,10 @@ internal sealed class MailerOptions
     public bool UpdatePasswordRequireReauthentication { get; init; }
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
+    /// <summary>`GOTRUE_SECURITY_PKCE_PLAIN_ENABLED` (ours, true): whether a flow started with
+    /// `code_challenge_method=plain` can be exchanged. GoTrue always allows it (auth-js falls back to plain
+    /// without WebCrypto); false leaves S256 only (RFC 7636 §4.2, ASVS 10.4.6, security-tests P2).</summary>
+    public bool PkcePlainEnabled { get; init; } = true;
 
     /// `welcome` is ours (`/dbconnections/signup`): GOTRUE_MAILER_SUBJECTS_WELCOME / GOTRUE_MAILER_TEMPLATES_WELCOME.
     public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome"];
@@ -56,7 +63,7 @@ internal sealed class MailerOptions
     public static MailerOptions Load(EnvReader env)
     {
         var frequency = env.Duration("GOTRUE_SMTP_MAX_FREQUENCY");
-        var otpExp = env.Int("GOTRUE_MAILER_OTP_EXP", 86400, 0);
+        var otpExp = env.Int("GOTRUE_MAILER_OTP_EXP", DefaultOtpExpirySeconds, 0);
         var otpLength = env.Int("GOTRUE_MAILER_OTP_LENGTH", 6);
         var flowExpiry = env.Duration("GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION");
         var subjects = new Dictionary<string, string>();
@@ -77,7 +84,7 @@ internal sealed class MailerOptions
             Headers = ParseHeaders(env.String("GOTRUE_SMTP_HEADERS")),
             MaxFrequency = frequency is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             SecureEmailChangeEnabled = env.Bool("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", true),
-            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? 86400 : otpExp),
+            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? DefaultOtpExpirySeconds : otpExp),
             OtpLength = otpLength is >= 6 and <= 10 ? otpLength : 6,
             ConfirmationPath = env.String("GOTRUE_MAILER_URLPATHS_CONFIRMATION") ?? "/verify",
             InvitePath = env.String("GOTRUE_MAILER_URLPATHS_INVITE") ?? "/verify",
@@ -90,6 +97,7 @@ internal sealed class MailerOptions
             MagicLinkEnabled = env.Bool("GOTRUE_EXTERNAL_EMAIL_MAGIC_LINK_ENABLED", true),
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),
+            PkcePlainEnabled = env.Bool("GOTRUE_SECURITY_PKCE_PLAIN_ENABLED", true),
         };
     }
 

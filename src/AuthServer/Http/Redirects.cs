@@ -31,6 +31,9 @@ internal static partial class Redirects
     public static bool IsValid(ApiOptions api, string candidate)
     {
         if (string.IsNullOrWhiteSpace(candidate)) return false;
+        // Control characters (CR/LF above all) can never be part of a URL we redirect to: they would split the
+        // Location header (security-tests B9, D1).
+        if (candidate.Any(char.IsControl)) return false;
         var web = candidate.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
                   candidate.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
         // Uri rewrites numeric hosts (2130706433 → 127.0.0.1) and refuses some odd ones, so check the host as

@@ -86,6 +86,7 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "P2")]
     public async Task Authorize_BadPkceParams_ValidationFailed()
     {
         await server.AssertErrorBothShapesAsync(c => c.GetAsync("/authorize?provider=google&code_challenge=short&code_challenge_method=s256"),
@@ -275,6 +276,7 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "X1")]
     public async Task UnlinkIdentity_Rules()
     {
         var (email, userId, session) = await NewConfirmedUserAsync();
@@ -389,6 +391,7 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
 public sealed class IdentityLinkingDisabledTests(OidcLockedDownFixture server) : IClassFixture<OidcLockedDownFixture>
 {
     [Fact]
+    [Trait("catalogue", "I9")]
     public async Task IdentityRoutes_LinkingDisabled_ManualLinkingDisabled()
     {
         var email = OidcFixture.NewEmail("nolink");

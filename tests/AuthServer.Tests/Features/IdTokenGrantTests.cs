@@ -46,6 +46,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I8")]
     public async Task IdToken_SameSubjectTwice_SignsIntoSameUserAndRefreshesClaims()
     {
         var (token, sub, _) = server.GoogleToken();
@@ -62,6 +63,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I8")]
     public async Task IdToken_AppleWithIosBundleAudienceAndStringEmailVerified_IsVerified()
     {
         var sub = "apple-" + Guid.NewGuid().ToString("N");
@@ -79,6 +81,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I8")]
     public async Task IdToken_GoogleEmailVerifiedAsString_IsVerified()
     {
         var (token, _, _) = server.GoogleToken(edit: c => c["email_verified"] = "true");
@@ -89,6 +92,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I8")]
     public async Task IdToken_VerifiedEmailOfExistingUser_LinksToThatUser()
     {
         var email = OidcFixture.NewEmail("existing");
@@ -103,6 +107,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I8")]
     public async Task IdToken_UnverifiedEmailOfExistingUser_NeverLinksAndNeedsVerification()
     {
         var email = OidcFixture.NewEmail("victim");
@@ -134,6 +139,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I5")]
     public async Task IdToken_NonceHashMatches_Succeeds()
     {
         const string raw = "raw-nonce-123";
@@ -146,6 +152,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I5")]
     public async Task IdToken_NonceMismatch_InvalidNonce()
     {
         var (token, _, _) = server.GoogleToken(edit: c => c["nonce"] = Convert.ToHexStringLower(SHA256.HashData("other"u8)));
@@ -157,6 +164,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     [Theory]
     [InlineData(true, false)]
     [InlineData(false, true)]
+    [Trait("catalogue", "I5")]
     public async Task IdToken_NonceOnOneSideOnly_InvalidRequest(bool inToken, bool inRequest)
     {
         var (token, _, _) = server.GoogleToken(edit: c => { if (inToken) c["nonce"] = "abc"; });
@@ -181,6 +189,10 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
 
     [Theory]
     [MemberData(nameof(BadTokens))]
+    [Trait("catalogue", "I1")]
+    [Trait("catalogue", "I2")]
+    [Trait("catalogue", "I4")]
+    [Trait("catalogue", "I6")]
     public async Task IdToken_BadToken_BadIdToken(string kind)
     {
         var now = server.Clock.GetUtcNow();
@@ -208,6 +220,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I1")]
     public async Task IdToken_AccessTokenHashMismatch_BadIdToken()
     {
         var (token, _, _) = server.GoogleToken(edit: c => c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA");
@@ -217,6 +230,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I2")]
     public async Task IdToken_AppleTokenFromAnotherIssuer_ValidationFailed()
     {
         var claims = server.Apple.Claims(OidcFixture.AppleServiceId, "apple-x", now: server.Clock.GetUtcNow());
@@ -228,6 +242,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I3")]
     public async Task IdToken_WrongAudience_Unacceptable()
     {
         var (token, _, _) = server.GoogleToken(edit: c => c["aud"] = "someone-else");
@@ -237,6 +252,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I3")]
     public async Task IdToken_SeveralAudiencesWithForeignAzp_Unacceptable()
     {
         var (token, _, _) = server.GoogleToken(edit: c =>
@@ -250,6 +266,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I4")]
     public async Task IdToken_EmptySub_MissingSub()
     {
         var (token, _, _) = server.GoogleToken(edit: c => c["sub"] = "");
@@ -288,6 +305,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I9")]
     public async Task IdToken_LinkIdentityOwnedByAnotherUser_IdentityAlreadyExists()
     {
         var (token, sub, email) = server.GoogleToken();
@@ -302,6 +320,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I5")]
     public async Task IdToken_Replayed_BadIdTokenAndNoSecondSession()
     {
         var (token, _, _) = server.GoogleToken();
@@ -314,6 +333,8 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "I9")]
+    [Trait("catalogue", "C4")]
     public async Task IdToken_ParallelLinksOfOneIdentity_OneWins()
     {
         var sub = "par-" + Guid.NewGuid().ToString("N");
@@ -375,6 +396,7 @@ public sealed class IdTokenLockedDownTests(OidcLockedDownFixture server) : IClas
     }
 
     [Fact]
+    [Trait("catalogue", "I9")]
     public async Task IdToken_LinkIdentityWhenLinkingDisabled_ManualLinkingDisabled()
     {
         var (token, _, _) = server.GoogleToken();

@@ -7,6 +7,8 @@ namespace AuthServer.Tests.Features;
 public sealed class IdTokenKeyRotationTests(OidcFixture server) : IClassFixture<OidcFixture>
 {
     [Fact]
+    [Trait("catalogue", "I6")]
+    [Trait("catalogue", "I7")]
     public async Task IdToken_KeyRotated_RefetchesOnceAndValidates()
     {
         var (before, _, _) = server.GoogleToken();
@@ -29,6 +31,7 @@ public sealed class IdTokenKeyRotationTests(OidcFixture server) : IClassFixture<
 public sealed class IdTokenRandomKidTests(OidcFixture server) : IClassFixture<OidcFixture>
 {
     [Fact]
+    [Trait("catalogue", "I6")]
     public async Task IdToken_ManyUnknownKids_AtMostOneRefetch()
     {
         var (valid, _, _) = server.GoogleToken();
@@ -53,6 +56,7 @@ public sealed class IdTokenOutageTests(OidcOutageFixture server) : IClassFixture
     [InlineData(OidcIssuer.JwksMode.Error500)]
     [InlineData(OidcIssuer.JwksMode.Garbage)]
     [InlineData(OidcIssuer.JwksMode.Hang)]
+    [Trait("catalogue", "I7")]
     public async Task IdToken_JwksDownNothingCached_503(OidcIssuer.JwksMode mode)
     {
         // Apple's issuer is never healthy in this class, so nothing is ever cached for it.
@@ -66,6 +70,7 @@ public sealed class IdTokenOutageTests(OidcOutageFixture server) : IClassFixture
     }
 
     [Fact]
+    [Trait("catalogue", "I7")]
     public async Task IdToken_JwksDownAfterCaching_StillValidates()
     {
         var (first, _, _) = server.GoogleToken();

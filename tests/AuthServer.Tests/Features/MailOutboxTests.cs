@@ -10,6 +10,7 @@ namespace AuthServer.Tests.Features;
 public sealed class SmtpDownTests(SmtpDownFixture server) : IClassFixture<SmtpDownFixture>
 {
     [Fact]
+    [Trait("catalogue", "F4")]
     public async Task Signup_WhileSmtpIsDown_Returns200AndMailArrivesWhenSmtpComesBack()
     {
         var email = AuthServerFixture.NewEmail();
@@ -46,6 +47,7 @@ public sealed class SmtpDownTests(SmtpDownFixture server) : IClassFixture<SmtpDo
 public sealed class SmtpHangingTests(SmtpHangingFixture server) : IClassFixture<SmtpHangingFixture>
 {
     [Fact]
+    [Trait("catalogue", "F5")]
     public async Task Requests_WhileSmtpHangs_AllComplete()
     {
         using var client = server.CreateClient();
@@ -140,12 +142,15 @@ public sealed class RedirectValidationTests
     [InlineData("//evil.com/", false)]
     [InlineData("javascript:alert(1)", false)]
     [InlineData("/relative/path", false)]
+    [Trait("catalogue", "D1")]
+    [Trait("catalogue", "D2")]
     public void IsValid_FollowsSiteUrlLoopbackAndAllowList(string url, bool valid)
     {
         Assert.Equal(valid, AuthServer.Http.Redirects.IsValid(Api, url));
     }
 
     [Fact]
+    [Trait("catalogue", "D2")]
     public void IsValid_LocalhostAnyPortWhenSiteIsLocalhost()
     {
         var api = new AuthServer.Config.ApiOptions { SiteUrl = "http://localhost:3000", ExternalUrl = new Uri("http://x") };

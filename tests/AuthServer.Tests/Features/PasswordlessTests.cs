@@ -56,6 +56,7 @@ public sealed class PasswordlessTests(EmailFixture server) : IClassFixture<Email
     }
 
     [Fact]
+    [Trait("catalogue", "O5")]
     public async Task Otp_SecondRequestWithinAMinute_Returns429()
     {
         var (email, _) = await server.ConfirmedUserAsync();
@@ -74,6 +75,7 @@ public sealed class PasswordlessTests(EmailFixture server) : IClassFixture<Email
     }
 
     [Fact]
+    [Trait("catalogue", "E2")]
     public async Task Recover_UnknownEmail_Returns200AndSendsNothing()
     {
         var email = AuthServerFixture.NewEmail();
@@ -123,6 +125,7 @@ public sealed class PasswordlessTests(EmailFixture server) : IClassFixture<Email
     }
 
     [Fact]
+    [Trait("catalogue", "E2")]
     public async Task Resend_ConfirmedOrUnknown_Returns200AndSendsNothing()
     {
         var (email, _) = await server.ConfirmedUserAsync();

@@ -26,6 +26,7 @@ public sealed class PkceTests(EmailFixture server) : IClassFixture<EmailFixture>
     }
 
     [Fact]
+    [Trait("catalogue", "P1")]
     public async Task Pkce_MagicLinkCodeWithVerifier_ReturnsSessionOnce()
     {
         var (email, verifier, code) = await MagicLinkCodeAsync();
@@ -41,6 +42,8 @@ public sealed class PkceTests(EmailFixture server) : IClassFixture<EmailFixture>
     }
 
     [Fact]
+    [Trait("catalogue", "P1")]
+    [Trait("catalogue", "C4")]
     public async Task Pkce_TenConcurrentExchanges_ExactlyOneSucceeds()
     {
         var (_, verifier, code) = await MagicLinkCodeAsync();
@@ -54,6 +57,7 @@ public sealed class PkceTests(EmailFixture server) : IClassFixture<EmailFixture>
     }
 
     [Fact]
+    [Trait("catalogue", "P1")]
     public async Task Pkce_WrongVerifier_Returns400BadCodeVerifier()
     {
         var (_, _, code) = await MagicLinkCodeAsync();
@@ -64,6 +68,7 @@ public sealed class PkceTests(EmailFixture server) : IClassFixture<EmailFixture>
     }
 
     [Fact]
+    [Trait("catalogue", "P1")]
     public async Task Pkce_ExpiredFlow_Returns422FlowStateExpired()
     {
         var (_, verifier, code) = await MagicLinkCodeAsync();
@@ -84,6 +89,7 @@ public sealed class PkceTests(EmailFixture server) : IClassFixture<EmailFixture>
     [Theory]
     [InlineData("short", "s256", "code challenge has to be between 43 and 128 characters")]
     [InlineData(null, "s256", "PKCE flow requires code_challenge_method and code_challenge")]
+    [Trait("catalogue", "P2")]
     public async Task Pkce_BadChallengeOnRecover_Returns400(string? challenge, string method, string message)
     {
         await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync("/recover",
@@ -206,6 +212,7 @@ public sealed class EmailChangeAndAdminTests(EmailFixture server) : IClassFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "D1")]
     public async Task GenerateLink_BadRedirect_FallsBackToSiteUrl()
     {
         var (email, _) = await server.ConfirmedUserAsync();

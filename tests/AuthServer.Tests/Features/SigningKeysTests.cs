@@ -111,6 +111,7 @@ public sealed class Es256SigningTests(Es256KeyFixture server) : IClassFixture<Es
     }
 
     [Fact]
+    [Trait("catalogue", "T2")]
     public async Task AdminRoute_Hs256ServiceKeyWhenOnlyEs256Accepted_Returns403BadJwt() =>
         await server.AssertErrorBothShapesAsync(c => c.GetAsync("/admin/users"), 403, "bad_jwt",
             "invalid JWT: unable to parse or verify signature, token signature is invalid: signing method HS256 is invalid",
@@ -127,6 +128,7 @@ public sealed class Es256SigningTests(Es256KeyFixture server) : IClassFixture<Es
     [Theory]
     [InlineData("unknown-kid", "token is unverifiable: error while executing keyfunc: invalid kid: unknown-kid")]
     [InlineData(null, "token is unverifiable: error while executing keyfunc: missing kid")]
+    [Trait("catalogue", "T3")]
     public async Task AdminRoute_Es256WithUnknownOrMissingKid_Returns403BadJwt(string? kid, string reason)
     {
         var token = TestKeys.SignEs256(new JsonObject { ["role"] = "service_role" }, TestKeys.Es256A, kid);
@@ -135,6 +137,7 @@ public sealed class Es256SigningTests(Es256KeyFixture server) : IClassFixture<Es
     }
 
     [Fact]
+    [Trait("catalogue", "T2")]
     public async Task AdminRoute_Es256SignedByAnotherKeyUnderOurKid_Returns403BadJwt()
     {
         var token = TestKeys.SignEs256(new JsonObject { ["role"] = "service_role" }, TestKeys.Es256B, TestKeys.KidA);
@@ -143,6 +146,7 @@ public sealed class Es256SigningTests(Es256KeyFixture server) : IClassFixture<Es
     }
 
     [Fact]
+    [Trait("catalogue", "T1")]
     public async Task UserRoute_AlgNone_Returns403BadJwt()
     {
         var (_, _, session) = await server.NewUserAsync("none");
@@ -186,6 +190,7 @@ public sealed class Rs256SigningTests(Rs256KeyFixture server) : IClassFixture<Rs
     }
 
     [Fact]
+    [Trait("catalogue", "T2")]
     public async Task AdminRoute_Hs256TokenSignedWithRsaKidAndPublicKeyBytes_Returns403BadJwt()
     {
         // Key confusion: an HS256 MAC keyed with the RSA public key, pointing at the RSA kid.
@@ -237,6 +242,7 @@ public sealed class OtherSecretSigningTests(OtherSecretKeyIdFixture server) : IC
 public sealed class KeyRotationTests(RotationFixture servers) : IClassFixture<RotationFixture>
 {
     [Fact]
+    [Trait("catalogue", "M6")]
     public async Task Rotation_OldTokensStillAccepted_NewTokensCarryNewKid_JwksShowsBoth()
     {
         var (email, password, before) = await servers.Old.NewUserAsync("rotate");

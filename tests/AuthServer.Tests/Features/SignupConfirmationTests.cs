@@ -40,6 +40,7 @@ public sealed class SignupConfirmationTests(AutoconfirmOffFixture server) : ICla
     }
 
     [Fact]
+    [Trait("catalogue", "O5")]
     public async Task Signup_UnconfirmedUserRepeatedWithinAMinute_Returns429AndThenResendsWithoutChangingUser()
     {
         var email = AuthServerFixture.NewEmail();

@@ -71,6 +71,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O2")]
     public async Task VerifyPost_ReusedCode_Returns403OtpExpired()
     {
         var (email, mail, _) = await SignUpAsync();
@@ -82,6 +83,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O3")]
     public async Task VerifyPost_ExpiredCode_Returns403OtpExpired()
     {
         var (email, mail, id) = await SignUpAsync();
@@ -93,6 +95,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O4")]
     public async Task VerifyPost_WrongType_Returns403OtpExpired()
     {
         var (email, mail, _) = await SignUpAsync();
@@ -102,6 +105,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O4")]
     public async Task VerifyPost_WrongEmail_Returns403OtpExpired()
     {
         var (_, mail, _) = await SignUpAsync();
@@ -112,6 +116,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O1")]
     public async Task VerifyPost_FiveWrongCodes_VoidTheCodeEvenForTheRightOne()
     {
         var (email, mail, id) = await SignUpAsync();
@@ -129,6 +134,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O1")]
     public async Task VerifyPost_FourWrongCodes_TheRightOneStillWorks()
     {
         var (email, mail, _) = await SignUpAsync();
@@ -185,6 +191,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O2")]
     public async Task VerifyGet_ReusedLink_RedirectsWithErrorInFragment()
     {
         var (_, mail, _) = await SignUpAsync();
@@ -211,6 +218,8 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     [InlineData("https://evil.example.net/steal", EmailFixture.SiteUrl)]
     [InlineData("https://app.example.com.evil.net/", EmailFixture.SiteUrl)]
     [InlineData("javascript:alert(1)", EmailFixture.SiteUrl)]
+    [Trait("catalogue", "D1")]
+    [Trait("catalogue", "D2")]
     public async Task Signup_RedirectTo_IsAllowListedOrFallsBackToSiteUrl(string redirectTo, string expected)
     {
         var (_, mail, _) = await SignUpAsync(redirectTo);
@@ -223,6 +232,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O5")]
     public async Task Signup_UnconfirmedUserAgainAfterAMinute_SendsANewCodeAndVoidsTheOld()
     {
         var (email, first, _) = await SignUpAsync();
@@ -239,6 +249,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
     }
 
     [Fact]
+    [Trait("catalogue", "O6")]
     public async Task Signup_TokenIsStoredOnlyAsGoTrueHash()
     {
         var (email, mail, id) = await SignUpAsync();

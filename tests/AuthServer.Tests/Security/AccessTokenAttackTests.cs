@@ -25,6 +25,7 @@ public sealed class AccessTokenAttackTests(AuthServerFixture server) : IClassFix
         server.AssertErrorBothShapesAsync(c => c.GetAsync("/user"), 403, "bad_jwt", bearer: token);
 
     [Fact] // T2★ an inline `jwk` naming the attacker's own key is not a key source
+    [Trait("catalogue", "T2")]
     public async Task User_TokenWithInlineJwkOfAttackerKey_Returns403()
     {
         const string attacker = "attacker-secret-attacker-secret-0123456789";

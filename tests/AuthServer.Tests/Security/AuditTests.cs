@@ -22,6 +22,8 @@ public sealed class AuditTests(AuthServerFixture server) : IClassFixture<AuthSer
         """, new { id = userId.ToString() });
 
     [Fact] // X1★ X2★
+    [Trait("catalogue", "X1")]
+    [Trait("catalogue", "X2")]
     public async Task Flow_SignupLoginRefreshReusePasswordChangeLogout_AuditedWithoutSecrets()
     {
         var (email, password, signup) = await server.NewUserAsync("audit");

@@ -10,7 +10,8 @@ using Npgsql;
 namespace AuthServer.Features.Recover;
 
 /// `POST /recover`: the password-reset mail (api.md §3; GoTrue recover.go). Unknown addresses get the same
-/// `{}` as known ones, so the endpoint does not reveal who has an account.
+/// `{}` as known ones, and the same 429 when asked again within the mail interval, so the endpoint does not
+/// reveal who has an account.
 internal static class RecoverEndpoints
 {
     public static void MapRecover(this IEndpointRouteBuilder app) => app.MapPost("/recover", RecoverAsync).RequireCaptcha();
@@ -18,7 +19,7 @@ internal static class RecoverEndpoints
     internal sealed record RecoverRequest(string? Email, string? CodeChallenge, string? CodeChallengeMethod);
 
     static async Task<IResult> RecoverAsync(HttpContext http, NpgsqlDataSource db, AuthOptions auth, JwtOptions jwt,
-        Mailer mailer, TimeProvider clock, CancellationToken ct)
+        Mailer mailer, MailerOptions options, TimeProvider clock, CancellationToken ct)
     {
         if (!auth.EmailEnabled) throw ApiError.BadRequest(ErrorCode.EmailProviderDisabled, "Email logins are disabled");
         var body = await BodyReader.ReadAsync<RecoverRequest>(http.Request, ct);
@@ -31,7 +32,12 @@ internal static class RecoverEndpoints
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var found = await UserQueries.FindByEmailAsync(conn, email, SignupEndpoints.RequestAudience(http, jwt), ct);
-        if (found is null) return Results.Json(new JsonObject());
+        if (found is null)
+        {
+            await AddressThrottle.EnsureAsync(conn, mailer, options, "recovery", email, now, ct);
+            await tx.CommitAsync(ct);
+            return Results.Json(new JsonObject());
+        }
         var user = (await MailQueries.LockUserAsync(conn, found.Id, ct))!;
         if (pkce is not null) await FlowStates.CreateAsync(conn, user.Id, pkce, "recovery", "recovery", now, ct);
         await AuditLog.WriteAsync(conn, user, AuditAction.UserRecoveryRequested, ClientInfo.Ip(http), now, ct);

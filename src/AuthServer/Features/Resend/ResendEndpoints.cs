@@ -10,7 +10,8 @@ using Npgsql;
 namespace AuthServer.Features.Resend;
 
 /// `POST /resend`: a new signup confirmation or email-change mail (api.md §3; GoTrue resend.go). Nothing
-/// pending (unknown user, already confirmed, no change requested) answers `{}` and sends nothing.
+/// pending (unknown user, already confirmed, no change requested) answers `{}` and sends nothing, with the
+/// same per-address interval as a real send, so the answers do not tell these cases apart.
 internal static class ResendEndpoints
 {
     public static void MapResend(this IEndpointRouteBuilder app) => app.MapPost("/resend", ResendAsync).RequireCaptcha();
@@ -19,7 +20,7 @@ internal static class ResendEndpoints
         string? CodeChallengeMethod);
 
     static async Task<IResult> ResendAsync(HttpContext http, NpgsqlDataSource db, AuthOptions auth, JwtOptions jwt,
-        Mailer mailer, TimeProvider clock, CancellationToken ct)
+        Mailer mailer, MailerOptions options, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<ResendRequest>(http.Request, ct);
         var type = body.Type ?? "";
@@ -45,19 +46,25 @@ internal static class ResendEndpoints
 
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        async Task<IResult> NothingToSendAsync()
+        {
+            await AddressThrottle.EnsureAsync(conn, mailer, options, type, email, now, ct);
+            await tx.CommitAsync(ct);
+            return Results.Json(new JsonObject());
+        }
         var found = await UserQueries.FindByEmailAsync(conn, email, SignupEndpoints.RequestAudience(http, jwt), ct);
-        if (found is null) return Results.Json(new JsonObject());
+        if (found is null) return await NothingToSendAsync();
         var user = (await MailQueries.LockUserAsync(conn, found.Id, ct))!;
         if (type == "signup")
         {
-            if (user.EmailConfirmedAt is not null) return Results.Json(new JsonObject());
+            if (user.EmailConfirmedAt is not null) return await NothingToSendAsync();
             await AuditLog.WriteAsync(conn, user, AuditAction.UserConfirmationRequested, ClientInfo.Ip(http), now, ct);
             if (pkce is not null) await FlowStates.CreateAsync(conn, user.Id, pkce, "email", "email/signup", now, ct);
             await mailer.SendConfirmationAsync(conn, user, pkce is not null, mailer.Links(http), now, ct);
         }
         else
         {
-            if (string.IsNullOrEmpty(user.EmailChange)) return Results.Json(new JsonObject());
+            if (string.IsNullOrEmpty(user.EmailChange)) return await NothingToSendAsync();
             if (pkce is not null) await FlowStates.CreateAsync(conn, user.Id, pkce, "email_change", "email_change", now, ct);
             await mailer.SendEmailChangeAsync(conn, user, user.EmailChange, pkce is not null, mailer.Links(http), now, ct);
         }

@@ -36,6 +36,8 @@ internal static class PkceGrant
             await tx.CommitAsync(ct);
             throw ApiError.Unprocessable(ErrorCode.FlowStateExpired, "invalid flow state, flow state has expired");
         }
+        if (flow.CodeChallengeMethod == "plain" && !options.PkcePlainEnabled)
+            throw ApiError.BadRequest(ErrorCode.BadCodeVerifier, "code challenge method plain is not allowed");
         if (!FlowStates.VerifierMatches(flow, body.CodeVerifier))
             throw ApiError.BadRequest(ErrorCode.BadCodeVerifier, "code challenge does not match previously saved code verifier");
         var user = await UserQueries.FindWithIdentitiesAsync(conn, userId, ct)
