@@ -103,6 +103,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
+builder.Services.AddHttpContextAccessor();
 builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()
     .AddSingleton<SendEmailHook>()
     .AddHostedService<MailSender>().AddHttpClient();
