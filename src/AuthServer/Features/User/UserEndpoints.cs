@@ -69,7 +69,9 @@ internal static class UserEndpoints
         if (password is not null)
         {
             var hasPassword = !string.IsNullOrEmpty(user.EncryptedPassword);
-            if (passwordOptions.UpdateRequiresCurrentPassword && hasPassword)
+            // GoTrue user.go: not in a recovery session (`Session.IsRecovery`: an AMR of otp, magiclink or recovery),
+            // so a user who followed a reset link or code can set a password without knowing the old one.
+            if (passwordOptions.UpdateRequiresCurrentPassword && hasPassword && !await IsRecoverySessionAsync(db, auth.SessionId, ct))
             {
                 if (string.IsNullOrEmpty(body.CurrentPassword))
                     throw ApiError.BadRequest("current_password_required", "Current password required when setting new password.");
@@ -137,5 +139,12 @@ internal static class UserEndpoints
         await tx.CommitAsync(ct);
         if (mailQueued) mailer.Outbox.Notify();
         return Results.Json(UserJson.From(updated.User, updated.Identities, auth.Factors), Json.Options);
+    }
+
+    static async Task<bool> IsRecoverySessionAsync(NpgsqlDataSource db, Guid? sessionId, CancellationToken ct)
+    {
+        if (sessionId is not { } id) return false;
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await UserUpdateQueries.SessionIsRecoveryAsync(conn, id, ct);
     }
 }
