@@ -50,8 +50,15 @@ internal sealed class MailerOptions
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (300 s, minimum 300 s): PKCE flow lifetime.</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
 
+    /// GoTrue templatemailer's account-change notifications (Mail/Notifications). Declared before
+    /// <see cref="Kinds"/>: static initializers run in textual order.
+    public static readonly string[] NotificationKinds = ["password_changed_notification", "email_changed_notification",
+        "phone_changed_notification", "identity_linked_notification", "identity_unlinked_notification",
+        "mfa_factor_enrolled_notification", "mfa_factor_unenrolled_notification"];
+
     /// `welcome` is ours (`/dbconnections/signup`): GOTRUE_MAILER_SUBJECTS_WELCOME / GOTRUE_MAILER_TEMPLATES_WELCOME.
-    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome"];
+    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome",
+        .. NotificationKinds];
 
     public static MailerOptions Load(EnvReader env)
     {

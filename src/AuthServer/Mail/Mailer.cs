@@ -82,6 +82,13 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         await limiter.EnsureEmailSentAsync(http, ct);
     }
 
+    /// The budget for mail that must not fail its request (notifications): false instead of a 429.
+    public async Task<bool> TrySpendBudgetAsync(CancellationToken ct)
+    {
+        if (auth.MailerAutoconfirm && limiter.Options.EmailSent.Capacity > 0) return true;
+        return (await limiter.TryTakeAsync(limiter.Options.EmailSent, "global", ct)).Allowed;
+    }
+
     [GeneratedRegex("[+][^@]+@")]
     private static partial Regex EmailLabel();
 

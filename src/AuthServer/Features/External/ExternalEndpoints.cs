@@ -169,7 +169,8 @@ internal static class ExternalEndpoints
             {
                 var targetUser = await IdentityQueries.LockUserAsync(conn, targetId, ct)
                     ?? throw ApiError.Unprocessable(ErrorCode.UserNotFound, "Linking target user not found");
-                await ExternalAccounts.LinkToUserAsync(conn, targetUser, data, provider.Name, ip, mailer, links, now, ct);
+                await ExternalAccounts.LinkToUserAsync(conn, targetUser, data, provider.Name, ip, mailer,
+                    services.GetRequiredService<Notifications>(), links, now, ct);
                 userId = targetId;
             }
             else if (flow.InviteToken is { Length: > 0 } invite)

@@ -125,7 +125,7 @@ internal static class ExternalAccounts
     /// Manual linking: the identity joins <paramref name="target"/>; an anonymous user without email takes
     /// the identity's verified email and stops being anonymous (GoTrue `linkIdentityToUser`).
     public static async Task LinkToUserAsync(NpgsqlConnection conn, UserRow target, ExternalUser data, string provider,
-        string ip, Mailer mailer, MailLinks links, DateTime now, CancellationToken ct)
+        string ip, Mailer mailer, Notifications notifications, MailLinks links, DateTime now, CancellationToken ct)
     {
         await IdentityQueries.LockUserAsync(conn, target.Id, ct);
         var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
@@ -160,6 +160,7 @@ internal static class ExternalAccounts
         await IdentityQueries.UpdateProvidersAsync(conn, target.Id, now, ct);
         await AuditLog.WriteAsync(conn, target, IdentityLinked, ip, now, ct,
             new JsonObject { ["provider"] = provider, ["provider_id"] = data.Subject });
+        await notifications.IdentityLinkedAsync(conn, target.Id, provider, ct);
     }
 
     /// OAuth sign-in carrying an `invite_token`: the invited user gets the identity and is confirmed,

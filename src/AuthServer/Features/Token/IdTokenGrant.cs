@@ -102,8 +102,8 @@ internal static class IdTokenGrant
             Guid userId;
             if (linkTarget is not null)
             {
-                await ExternalAccounts.LinkToUserAsync(conn, linkTarget.User, data, provider.Type, ip, mailer, mailer.Links(http),
-                    utcNow, ct);
+                await ExternalAccounts.LinkToUserAsync(conn, linkTarget.User, data, provider.Type, ip, mailer,
+                    services.GetRequiredService<Notifications>(), mailer.Links(http), utcNow, ct);
                 userId = linkTarget.User.Id;
             }
             else

@@ -33,7 +33,7 @@ internal static class UserEndpoints
 
     static async Task<IResult> UpdateUserAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, JwtOptions jwt,
         AuthOptions authOptions, PasswordOptions passwordOptions, Passwords passwords, Mailer mailer,
-        MailerOptions mailerOptions, TimeProvider clock, CancellationToken ct)
+        MailerOptions mailerOptions, Notifications notifications, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<UpdateUserRequest>(http.Request, ct);
         var pkce = PkceParams.From(body.CodeChallenge, body.CodeChallengeMethod);
@@ -124,6 +124,8 @@ internal static class UserEndpoints
             // GoTrue user.go: with SMS autoconfirm the change is verified at once (`smsVerify`, phone_change).
             await Phone.PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, phone!, now, ct);
             await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
+            await notifications.PhoneChangedAsync(conn, user.Id, user.Phone ?? "", ct);
+            mailQueued = true;
         }
         if (body.Data is not null)
             await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, UserJson.MergeMetadata(user.UserMetadata, body.Data), now, ct);
@@ -133,6 +135,8 @@ internal static class UserEndpoints
         {
             await UserUpdateQueries.SetPasswordAsync(conn, user.Id, newHash, auth.SessionId, now, ct);
             await AuditLog.WriteAsync(conn, user, AuditAction.UserUpdatedPassword, ip, now, ct);
+            await notifications.PasswordChangedAsync(conn, user.Id, ct);
+            mailQueued = true;
         }
         await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
         var updated = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value;

@@ -80,6 +80,7 @@ internal static class PhoneVerify
         {
             await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
             await PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, user.PhoneChange!, now, ct);
+            await services.GetRequiredService<Notifications>().PhoneChangedAsync(conn, user.Id, user.Phone ?? "", ct);
         }
         await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
         var session = await services.GetRequiredService<SessionIssuer>().StartAsync(conn, user.Id, "otp", http, now, ct,
