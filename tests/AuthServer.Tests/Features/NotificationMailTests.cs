@@ -71,9 +71,12 @@ public sealed class NotificationMailTests(NotificationsFixture server) : IClassF
 
         await server.OkJsonAsync(await client.PutAsJsonAsync("/user", new { phone = "+15550001111" }));
 
-        var mail = await server.Mail.LatestAsync(email);
-        Assert.Equal("Phone now 15550001111", mail.Subject);
+        var mails = await server.Mail.WaitForAsync(email, count: 2);
+        var mail = Assert.Single(mails, m => m.Subject == "Phone now 15550001111");
         Assert.Contains("changed from  to 15550001111.", mail.Html);
+        // The change created the user's phone identity: a new sign-in method (GoTrue smsVerify).
+        var linked = Assert.Single(mails, m => m.Subject == "A new sign-in method was linked to your account");
+        Assert.Contains("Your phone account was linked", linked.Html);
     }
 
     [Fact]
@@ -202,5 +205,38 @@ public sealed class NotificationHookTests(NotificationHookFixture server) : ICla
         var changed = await CallForAsync(newEmail, "email_changed_notification");
         Assert.Equal(email, (string?)changed.Body["email_data"]!["old_email"]);
         await Waits.NoSmtpMailAsync(server, email);
+    }
+}
+
+/// <summary>SMS phone change (fake Twilio) with the phone-changed and identity-linked notifications on.</summary>
+public sealed class PhoneNotificationsFixture : PhoneFixture
+{
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        base.Configure(settings);
+        settings["GOTRUE_MAILER_NOTIFICATIONS_PHONE_CHANGED_ENABLED"] = "true";
+        settings["GOTRUE_MAILER_NOTIFICATIONS_IDENTITY_LINKED_ENABLED"] = "true";
+    }
+}
+
+public sealed class PhoneChangeNotificationTests(PhoneNotificationsFixture server) : IClassFixture<PhoneNotificationsFixture>
+{
+    [Fact]
+    public async Task VerifyPhoneChange_SendsPhoneChangedAndPhoneIdentityLinkedNotifications()
+    {
+        var (email, _, session) = await server.NewUserAsync("phonenote");
+        var phone = PhoneFixture.NewPhone();
+        using var client = server.CreateClient(bearer: (string)session["access_token"]!);
+        await server.OkJsonAsync(await client.PutAsJsonAsync("/user", new { phone = "+" + phone }));
+        Assert.Equal(0, await server.Db.ScalarAsync<long>(
+            "select count(*) from authserver.mail_outbox where recipient = @email", new { email }));
+
+        await server.OkJsonAsync(await client.PostAsJsonAsync("/verify",
+            new { type = "phone_change", phone, token = server.Sms.LastCode(phone) }));
+
+        var mails = await server.Mail.WaitForAsync(email, count: 2);
+        var changed = Assert.Single(mails, m => m.Subject == "Your phone number was changed");
+        Assert.Contains($"changed from  to {phone}.", changed.Html);
+        Assert.Single(mails, m => m.Subject == "A new sign-in method was linked to your account");
     }
 }

@@ -125,6 +125,9 @@ internal static class UserEndpoints
             await Phone.PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, phone!, now, ct);
             await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
             await notifications.PhoneChangedAsync(conn, user.Id, user.Phone ?? "", ct);
+            // GoTrue `smsVerify`: a phone identity created by the change is a newly linked sign-in method.
+            if (!auth.Identities.Any(i => i.Provider == "phone"))
+                await notifications.IdentityLinkedAsync(conn, user.Id, "phone", ct);
             mailQueued = true;
         }
         if (body.Data is not null)
