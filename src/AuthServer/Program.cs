@@ -40,7 +40,7 @@ DbEncryptionOptions dbEncryption;
 ProfileOptions profileOptions; DbConnectionOptions dbConnectionOptions; CookieSessionOptions cookieOptions;
 MfaOptions mfaOptions;
 ExternalOptions external;
-MailerOptions mailerOptions;
+MailerOptions mailerOptions; MailerNotificationOptions mailerNotifications;
 RateLimitOptions rateLimits; CaptchaOptions captcha; DbTimeoutOptions dbTimeouts;
 SigningKeys signingKeys; HookOptions hooks; SmsOptions smsOptions;
 try
@@ -59,6 +59,7 @@ try
     UnbuiltFeatures.EnsureOff(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     mailerOptions = MailerOptions.Load(env);
+    mailerNotifications = MailerNotificationOptions.Load(env);
     signingKeys = SigningKeys.Load(env, jwt);
     hooks = HookOptions.Load(env);
     rateLimits = RateLimitOptions.Load(env);
@@ -103,6 +104,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdTokens>();
 builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
+builder.Services.AddHttpContextAccessor().AddSingleton(mailerNotifications).AddSingleton<Notifications>();
 builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()
     .AddSingleton<SendEmailHook>()
     .AddHostedService<MailSender>().AddHttpClient();

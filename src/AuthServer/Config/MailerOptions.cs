@@ -57,8 +57,15 @@ internal sealed class MailerOptions
     /// without WebCrypto); false leaves S256 only (RFC 7636 §4.2, ASVS 10.4.6, security-tests P2).</summary>
     public bool PkcePlainEnabled { get; init; } = true;
 
+    /// GoTrue templatemailer's account-change notifications (Mail/Notifications). Declared before
+    /// <see cref="Kinds"/>: static initializers run in textual order.
+    public static readonly string[] NotificationKinds = ["password_changed_notification", "email_changed_notification",
+        "phone_changed_notification", "identity_linked_notification", "identity_unlinked_notification",
+        "mfa_factor_enrolled_notification", "mfa_factor_unenrolled_notification"];
+
     /// `welcome` is ours (`/dbconnections/signup`): GOTRUE_MAILER_SUBJECTS_WELCOME / GOTRUE_MAILER_TEMPLATES_WELCOME.
-    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome"];
+    public static readonly string[] Kinds = ["confirmation", "invite", "recovery", "magic_link", "email_change", "reauthentication", "welcome",
+        .. NotificationKinds];
 
     public static MailerOptions Load(EnvReader env)
     {

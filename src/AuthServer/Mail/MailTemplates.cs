@@ -23,6 +23,13 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
         ["email_change"] = "Confirm your new email address",
         ["reauthentication"] = "{{ .Token }} is your verification code",
         ["welcome"] = "Welcome",
+        ["password_changed_notification"] = "Your password was changed",
+        ["email_changed_notification"] = "Your email address was changed",
+        ["phone_changed_notification"] = "Your phone number was changed",
+        ["identity_linked_notification"] = "A new sign-in method was linked to your account",
+        ["identity_unlinked_notification"] = "A sign-in method was removed from your account",
+        ["mfa_factor_enrolled_notification"] = "A new verification method was added to your account",
+        ["mfa_factor_unenrolled_notification"] = "A verification method was removed from your account",
     };
 
     public static readonly IReadOnlyDictionary<string, string> DefaultBodies = new Dictionary<string, string>
@@ -72,6 +79,55 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
 
             <p>Your account for {{ .Email }} has been created.</p>
             <p><a href="{{ .SiteURL }}">Get started</a></p>
+            """,
+        ["password_changed_notification"] = """
+            <h2>Your password was changed</h2>
+
+            <p>The password for your account was recently changed.</p>
+            <p>If you didn't make this change, reset your password and contact support immediately.</p>
+
+            """,
+        ["email_changed_notification"] = """
+            <h2>Your email address was changed</h2>
+
+            <p>The email address for your account was changed from {{ .OldEmail }} to {{ .Email }}.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
+            """,
+        ["phone_changed_notification"] = """
+            <h2>Your phone number was changed</h2>
+
+            <p>The phone number for your account was changed from {{ .OldPhone }} to {{ .Phone }}.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
+            """,
+        ["identity_linked_notification"] = """
+            <h2>A new sign-in method was linked</h2>
+
+            <p>Your {{ .Provider }} account was linked as a new sign-in method for {{ .Email }}.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
+            """,
+        ["identity_unlinked_notification"] = """
+            <h2>A sign-in method was removed</h2>
+
+            <p>Your {{ .Provider }} account was removed as a sign-in method for {{ .Email }}.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
+            """,
+        ["mfa_factor_enrolled_notification"] = """
+            <h2>A new verification method was added</h2>
+
+            <p>Sign-in verification method {{ .FactorType }} was added to your account.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
+            """,
+        ["mfa_factor_unenrolled_notification"] = """
+            <h2>A verification method was removed</h2>
+
+            <p>Sign-in verification method {{ .FactorType }} was removed from your account.</p>
+            <p>If you didn't make this change, contact support immediately.</p>
+
             """,
     };
 

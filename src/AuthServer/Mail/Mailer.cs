@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.RateLimits;
 using AuthServer.Http;
 using AuthServer.Security;
 using Npgsql;
@@ -17,7 +18,8 @@ internal sealed record MailLinks(string Referrer, Uri ExternalUrl);
 /// `auth.one_time_tokens`, and the message queued in the outbox — all inside the caller's transaction,
 /// on a user row the caller has locked. Callers call <see cref="Outbox.Notify"/> after committing.
 /// With the Send Email hook on, each message also carries the hook's input (<see cref="SendEmailHook"/>).
-internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook)
+internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outbox outbox, SendEmailHook hook,
+    AuthOptions auth, RateLimiter limiter, IHttpContextAccessor accessor)
 {
     public const string PkcePrefix = "pkce_";
 
@@ -68,6 +70,25 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
             $"Email address \"{recipient.Replace("\\", "\\\\").Replace("\"", "\\\"")}\" cannot be used as it is not authorized");
     }
 
+    /// GoTrue mail.go `sendEmail`: every send (one per call, even when an email change mails both addresses)
+    /// takes a token from the global `GOTRUE_RATE_LIMIT_EMAIL_SENT` budget, after the address checks and before
+    /// anything is queued: 429 `over_email_send_rate_limit` "email rate limit exceeded". GoTrue skips the budget
+    /// with mailer autoconfirm on (its "TODO(km)"), except that a budget of zero refuses every send.
+    public async Task SpendBudgetAsync(CancellationToken ct)
+    {
+        if (auth.MailerAutoconfirm && limiter.Options.EmailSent.Capacity > 0) return;
+        var http = accessor.HttpContext
+            ?? throw new InvalidOperationException("Mail is only sent while handling a request");
+        await limiter.EnsureEmailSentAsync(http, ct);
+    }
+
+    /// The budget for mail that must not fail its request (notifications): false instead of a 429.
+    public async Task<bool> TrySpendBudgetAsync(CancellationToken ct)
+    {
+        if (auth.MailerAutoconfirm && limiter.Options.EmailSent.Capacity > 0) return true;
+        return (await limiter.TryTakeAsync(limiter.Options.EmailSent, "global", ct)).Allowed;
+    }
+
     [GeneratedRegex("[+][^@]+@")]
     private static partial Regex EmailLabel();
 
@@ -77,6 +98,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         EnsureFrequency(user.ConfirmationSentAt, now);
         var email = user.Email!;
         EnsureAuthorized(email);
+        await SpendBudgetAsync(ct);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: false, now, ct);
@@ -89,6 +111,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
     {
         var email = user.Email!;
         EnsureAuthorized(email);
+        await SpendBudgetAsync(ct);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetConfirmationTokenAsync(conn, user.Id, token, email, invited: true, now, ct);
@@ -104,6 +127,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         EnsureFrequency(user.RecoverySentAt, now);
         var email = user.Email!;
         EnsureAuthorized(email);
+        await SpendBudgetAsync(ct);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = Prefix(TokenHashes.Of(email, otp), pkce);
         await MailQueries.SetRecoveryTokenAsync(conn, user.Id, token, email, now, ct);
@@ -119,6 +143,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         EnsureFrequency(user.ReauthenticationSentAt, now);
         var email = user.Email!;
         EnsureAuthorized(email);
+        await SpendBudgetAsync(ct);
         var otp = TokenHashes.NewOtp(options.OtpLength);
         var token = TokenHashes.Of(email, otp);
         await MailQueries.SetReauthenticationTokenAsync(conn, user.Id, token, email, now, ct);
@@ -139,6 +164,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
     public async Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {
         EnsureAuthorized(user.Email!);
+        await SpendBudgetAsync(ct);
         var data = new JsonObject
         {
             ["SiteURL"] = api.SiteUrl,
@@ -159,6 +185,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         // GoTrue: the new address must be authorized, and with secure change the current one too.
         EnsureAuthorized(newEmail);
         if (options.SecureEmailChangeEnabled) EnsureAuthorized(user.Email ?? "");
+        await SpendBudgetAsync(ct);
         var otpNew = TokenHashes.NewOtp(options.OtpLength);
         var tokenNew = Prefix(TokenHashes.Of(newEmail, otpNew), pkce);
         string? otpCurrent = null, tokenCurrent = null;

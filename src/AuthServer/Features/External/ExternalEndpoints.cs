@@ -7,6 +7,7 @@ using AuthServer.Data;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
@@ -152,6 +153,9 @@ internal static class ExternalEndpoints
 
         var db = services.GetRequiredService<NpgsqlDataSource>();
         var ip = ClientInfo.Ip(http);
+        var mailer = services.GetRequiredService<Mailer>();
+        // Mail links go back to the redirect validated at /authorize, as the session does.
+        var links = string.IsNullOrEmpty(flow.Referrer) ? mailer.Links(http) : mailer.Links(http, flow.Referrer);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var locked = await FlowStateQueries.FindAsync(conn, flow.Id, forUpdate: true, ct);
@@ -165,7 +169,8 @@ internal static class ExternalEndpoints
             {
                 var targetUser = await IdentityQueries.LockUserAsync(conn, targetId, ct)
                     ?? throw ApiError.Unprocessable(ErrorCode.UserNotFound, "Linking target user not found");
-                await ExternalAccounts.LinkToUserAsync(conn, targetUser, data, provider.Name, ip, now, ct);
+                await ExternalAccounts.LinkToUserAsync(conn, targetUser, data, provider.Name, ip, mailer,
+                    services.GetRequiredService<Notifications>(), links, now, ct);
                 userId = targetId;
             }
             else if (flow.InviteToken is { Length: > 0 } invite)
@@ -175,13 +180,14 @@ internal static class ExternalEndpoints
                 var jwt = services.GetRequiredService<JwtOptions>();
                 (userId, created) = await ExternalAccounts.ResolveAsync(conn, data, provider.Name,
                     SignupEndpoints.RequestAudience(http, jwt), services.GetRequiredService<AuthOptions>(), jwt, external,
-                    ip, now, ct);
+                    ip, mailer, links, now, ct);
             }
         }
         catch (CommitThenThrow e)
         {
             await FlowStateQueries.DeleteAsync(conn, flow.Id, flow.OauthClientStateId, ct);
             await tx.CommitAsync(ct);
+            mailer.Outbox.Notify();
             throw e.Error;
         }
 

@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
-using AuthServer.Features.Signup;
 using AuthServer.Http;
-using AuthServer.Security;
+using AuthServer.Mail;
 using Npgsql;
 
 namespace AuthServer.Features.Identity;
@@ -23,10 +22,12 @@ internal static class ExternalAccounts
     public const string IdentityLinked = "identity_linked"; // ours, not a GoTrue action
     public const string IdentityUnlinked = "identity_unlinked";
 
-    /// Returns the user to sign in and whether it was created by this call.
+    /// Returns the user to sign in and whether it was created by this call. An unverified provider email gets
+    /// the confirmation mail (<paramref name="mailer"/>, links to <paramref name="links"/>), queued in this
+    /// transaction: the caller notifies the outbox after committing, also on <see cref="CommitThenThrow"/>.
     public static async Task<(Guid UserId, bool Created)> ResolveAsync(NpgsqlConnection conn, ExternalUser data,
         string provider, string aud, AuthOptions auth, JwtOptions jwt, ExternalOptions external, string ip,
-        DateTime now, CancellationToken ct)
+        Mailer mailer, MailLinks links, DateTime now, CancellationToken ct)
     {
         var candidate = data.Email?.Trim().ToLowerInvariant();
         var verified = candidate is not null && (data.EmailVerified || auth.MailerAutoconfirm);
@@ -106,9 +107,10 @@ internal static class ExternalAccounts
                 var sent = false;
                 if (!string.IsNullOrEmpty(user.Email))
                 {
-                    // The confirmation mail itself is the mailer's (#3); the token is stored as GoTrue stores it.
-                    var otp = TokenHashes.NewOtp();
-                    await SignupQueries.SetConfirmationTokenAsync(conn, userId, TokenHashes.Of(user.Email, otp), user.Email, now, ct);
+                    // GoTrue `createAccountFromExternalIdentity`: `sendConfirmation` (implicit flow); its
+                    // throttle, authorized-address and budget errors fail the sign-in and roll back.
+                    var locked = (await MailQueries.LockUserAsync(conn, userId, ct))!;
+                    await mailer.SendConfirmationAsync(conn, locked, pkce: false, links, now, ct);
                     sent = true;
                 }
                 if (!external.AllowUnverifiedEmailSignIns)
@@ -123,7 +125,7 @@ internal static class ExternalAccounts
     /// Manual linking: the identity joins <paramref name="target"/>; an anonymous user without email takes
     /// the identity's verified email and stops being anonymous (GoTrue `linkIdentityToUser`).
     public static async Task LinkToUserAsync(NpgsqlConnection conn, UserRow target, ExternalUser data, string provider,
-        string ip, DateTime now, CancellationToken ct)
+        string ip, Mailer mailer, Notifications notifications, MailLinks links, DateTime now, CancellationToken ct)
     {
         await IdentityQueries.LockUserAsync(conn, target.Id, ct);
         var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
@@ -145,8 +147,9 @@ internal static class ExternalAccounts
             }
             if (!data.EmailVerified)
             {
-                var email = data.Email.Trim().ToLowerInvariant();
-                await SignupQueries.SetConfirmationTokenAsync(conn, target.Id, TokenHashes.Of(email, TokenHashes.NewOtp()), email, now, ct);
+                // GoTrue `linkIdentityToUser`: `sendConfirmation` to the address just taken from the identity.
+                var locked = (await MailQueries.LockUserAsync(conn, target.Id, ct))!;
+                await mailer.SendConfirmationAsync(conn, locked, pkce: false, links, now, ct);
                 await IdentityQueries.UpdateProvidersAsync(conn, target.Id, now, ct);
                 throw new CommitThenThrow(ApiError.Unprocessable(ErrorCode.EmailNotConfirmed,
                     $"Unverified email with {provider}. A confirmation email has been sent to your {provider} email"));
@@ -157,6 +160,7 @@ internal static class ExternalAccounts
         await IdentityQueries.UpdateProvidersAsync(conn, target.Id, now, ct);
         await AuditLog.WriteAsync(conn, target, IdentityLinked, ip, now, ct,
             new JsonObject { ["provider"] = provider, ["provider_id"] = data.Subject });
+        await notifications.IdentityLinkedAsync(conn, target.Id, provider, ct);
     }
 
     /// OAuth sign-in carrying an `invite_token`: the invited user gets the identity and is confirmed,

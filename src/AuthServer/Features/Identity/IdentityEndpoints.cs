@@ -3,6 +3,7 @@ using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.External;
 using AuthServer.Http;
+using AuthServer.Mail;
 using Npgsql;
 
 namespace AuthServer.Features.Identity;
@@ -66,7 +67,10 @@ internal static class IdentityEndpoints
             }
         }
         await IdentityQueries.UpdateProvidersAsync(conn, auth.User.Id, now, ct);
+        var notifications = http.RequestServices.GetRequiredService<Notifications>();
+        await notifications.IdentityUnlinkedAsync(conn, auth.User.Id, identity.Provider, auth.User.Email, ct);
         await tx.CommitAsync(ct);
+        http.RequestServices.GetRequiredService<Mailer>().Outbox.Notify();
         return Results.Json(new JsonObject());
     }
 

@@ -194,6 +194,7 @@ internal static class MfaEndpoints
             ["factor_type"] = factor.FactorType,
         });
         await MfaQueries.MarkVerifiedAsync(conn, factor.Id, challenge.Id, step.Value, now.UtcDateTime, ct);
+        if (!factor.IsVerified) await http.RequestServices.GetRequiredService<Mail.Notifications>().MfaFactorEnrolledAsync(conn, auth.User.Id, factor.FactorType, ct);
         var session = await issuer.ReissueAsync(conn, auth.User.Id, sessionId, "totp", factor.Id, now.UtcDateTime, ct);
         await MfaQueries.AfterVerificationAsync(conn, auth.User.Id, factor.FactorType, ct);
         await tx.CommitAsync(ct);
@@ -215,6 +216,7 @@ internal static class MfaEndpoints
         if (factor.IsVerified && await MfaQueries.SessionAalAsync(conn, sessionId, ct) != "aal2")
             throw ApiError.Unprocessable(ErrorCode.InsufficientAal, "AAL2 required to unenroll verified factor");
         await MfaQueries.DeleteFactorAsync(conn, factor, ct);
+        await http.RequestServices.GetRequiredService<Mail.Notifications>().MfaFactorUnenrolledAsync(conn, auth.User.Id, factor.FactorType, ct);
         var now = clock.GetUtcNow().UtcDateTime;
         await AuditLog.WriteAsync(conn, auth.User, AuditAction.FactorUnenrolled, ClientInfo.Ip(http), now, ct, new JsonObject
         {

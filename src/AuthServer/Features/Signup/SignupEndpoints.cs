@@ -129,7 +129,14 @@ internal static class SignupEndpoints
             var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value;
             await tx.CommitAsync(ct);
             mailer.Outbox.Notify();
-            return Results.Json(UserJson.From(created.User, created.Identities), Json.Options);
+            var json = UserJson.From(created.User, created.Identities);
+            if (created.User.InvitedAt is not null)
+            {
+                // GoTrue signup.go `HasBeenInvited`: an invited user's data is the inviter's, not the caller's to see.
+                json["user_metadata"] = new JsonObject();
+                json["identities"] = new JsonArray();
+            }
+            return Results.Json(json, Json.Options);
         }
 
         throw new InvalidOperationException("unreachable: phone sign-ups without autoconfirm return above");

@@ -4,6 +4,7 @@ using AuthServer.Config;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
+using AuthServer.Mail;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
@@ -88,6 +89,7 @@ internal static class IdTokenGrant
 
         var db = services.GetRequiredService<NpgsqlDataSource>();
         var sessions = services.GetRequiredService<SessionIssuer>();
+        var mailer = services.GetRequiredService<Mailer>();
         var ip = ClientInfo.Ip(http);
         var utcNow = now.UtcDateTime;
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -100,7 +102,8 @@ internal static class IdTokenGrant
             Guid userId;
             if (linkTarget is not null)
             {
-                await ExternalAccounts.LinkToUserAsync(conn, linkTarget.User, data, provider.Type, ip, utcNow, ct);
+                await ExternalAccounts.LinkToUserAsync(conn, linkTarget.User, data, provider.Type, ip, mailer,
+                    services.GetRequiredService<Notifications>(), mailer.Links(http), utcNow, ct);
                 userId = linkTarget.User.Id;
             }
             else
@@ -108,7 +111,7 @@ internal static class IdTokenGrant
                 var aud = SignupEndpoints.RequestAudience(http, services.GetRequiredService<JwtOptions>());
                 (userId, _) = await ExternalAccounts.ResolveAsync(conn, data, provider.Type, aud,
                     services.GetRequiredService<AuthOptions>(), services.GetRequiredService<JwtOptions>(), external,
-                    ip, utcNow, ct);
+                    ip, mailer, mailer.Links(http), utcNow, ct);
             }
             var session = await sessions.StartAsync(conn, userId, "oauth", http, utcNow, ct, provider: provider.Type);
             await tx.CommitAsync(ct);
@@ -117,6 +120,7 @@ internal static class IdTokenGrant
         catch (CommitThenThrow e)
         {
             await tx.CommitAsync(ct);
+            mailer.Outbox.Notify();
             throw e.Error;
         }
         catch (Exception e) when (e is not (ApiError or OAuthError or OperationCanceledException)

@@ -33,7 +33,7 @@ internal static class UserEndpoints
 
     static async Task<IResult> UpdateUserAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, JwtOptions jwt,
         AuthOptions authOptions, PasswordOptions passwordOptions, Passwords passwords, Mailer mailer,
-        MailerOptions mailerOptions, TimeProvider clock, CancellationToken ct)
+        MailerOptions mailerOptions, Notifications notifications, TimeProvider clock, CancellationToken ct)
     {
         var body = await BodyReader.ReadAsync<UpdateUserRequest>(http.Request, ct);
         var pkce = PkceParams.From(body.CodeChallenge, body.CodeChallengeMethod);
@@ -69,7 +69,9 @@ internal static class UserEndpoints
         if (password is not null)
         {
             var hasPassword = !string.IsNullOrEmpty(user.EncryptedPassword);
-            if (passwordOptions.UpdateRequiresCurrentPassword && hasPassword)
+            // GoTrue user.go: not in a recovery session (`Session.IsRecovery`: an AMR of otp, magiclink or recovery),
+            // so a user who followed a reset link or code can set a password without knowing the old one.
+            if (passwordOptions.UpdateRequiresCurrentPassword && hasPassword && !await IsRecoverySessionAsync(db, auth.SessionId, ct))
             {
                 if (string.IsNullOrEmpty(body.CurrentPassword))
                     throw ApiError.BadRequest("current_password_required", "Current password required when setting new password.");
@@ -122,6 +124,11 @@ internal static class UserEndpoints
             // GoTrue user.go: with SMS autoconfirm the change is verified at once (`smsVerify`, phone_change).
             await Phone.PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, phone!, now, ct);
             await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
+            await notifications.PhoneChangedAsync(conn, user.Id, user.Phone ?? "", ct);
+            // GoTrue `smsVerify`: a phone identity created by the change is a newly linked sign-in method.
+            if (!auth.Identities.Any(i => i.Provider == "phone"))
+                await notifications.IdentityLinkedAsync(conn, user.Id, "phone", ct);
+            mailQueued = true;
         }
         if (body.Data is not null)
             await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id, UserJson.MergeMetadata(user.UserMetadata, body.Data), now, ct);
@@ -131,11 +138,20 @@ internal static class UserEndpoints
         {
             await UserUpdateQueries.SetPasswordAsync(conn, user.Id, newHash, auth.SessionId, now, ct);
             await AuditLog.WriteAsync(conn, user, AuditAction.UserUpdatedPassword, ip, now, ct);
+            await notifications.PasswordChangedAsync(conn, user.Id, ct);
+            mailQueued = true;
         }
         await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
         var updated = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value;
         await tx.CommitAsync(ct);
         if (mailQueued) mailer.Outbox.Notify();
         return Results.Json(UserJson.From(updated.User, updated.Identities, auth.Factors), Json.Options);
+    }
+
+    static async Task<bool> IsRecoverySessionAsync(NpgsqlDataSource db, Guid? sessionId, CancellationToken ct)
+    {
+        if (sessionId is not { } id) return false;
+        await using var conn = await db.OpenConnectionAsync(ct);
+        return await UserUpdateQueries.SessionIsRecoveryAsync(conn, id, ct);
     }
 }

@@ -6,6 +6,14 @@ namespace AuthServer.Features.User;
 
 internal static class UserUpdateQueries
 {
+    /// GoTrue models `Session.IsRecovery`: the session was started by an emailed/texted code or link.
+    public static Task<bool> SessionIsRecoveryAsync(NpgsqlConnection conn, Guid sessionId, CancellationToken ct) =>
+        conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            """
+            select exists (select 1 from auth.mfa_amr_claims
+                           where session_id = @sessionId and authentication_method in ('otp', 'magiclink', 'recovery'))
+            """, new { sessionId }, cancellationToken: ct));
+
     public static Task SetUserMetadataAsync(NpgsqlConnection conn, Guid id, JsonObject meta, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(
             "update auth.users set raw_user_meta_data = @meta::jsonb, updated_at = @now where id = @id",

@@ -79,7 +79,13 @@ internal static class PhoneVerify
         else
         {
             await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
+            var hadPhoneIdentity = (await UserQueries.FindWithIdentitiesAsync(conn, user.Id, ct))!.Value.Identities
+                .Any(i => i.Provider == "phone");
             await PhoneQueries.ApplyPhoneChangeAsync(conn, user.Id, user.PhoneChange!, now, ct);
+            var notifications = services.GetRequiredService<Notifications>();
+            await notifications.PhoneChangedAsync(conn, user.Id, user.Phone ?? "", ct);
+            // GoTrue `smsVerify`: a phone identity created by the change is a newly linked sign-in method.
+            if (!hadPhoneIdentity) await notifications.IdentityLinkedAsync(conn, user.Id, "phone", ct);
         }
         await VerifyQueries.ClearOneTimeTokensAsync(conn, user.Id, ct);
         var session = await services.GetRequiredService<SessionIssuer>().StartAsync(conn, user.Id, "otp", http, now, ct,

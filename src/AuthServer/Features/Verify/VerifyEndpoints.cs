@@ -99,7 +99,8 @@ internal static class VerifyEndpoints
             (user, matched, type) = (locked, hit.Stored!, hit.Type);
         }
 
-        var outcome = await ApplyAsync(conn, user, type, matched, options, passwords, now, ClientInfo.Ip(http), ct);
+        var outcome = await ApplyAsync(conn, user, type, matched, options, passwords, now, ClientInfo.Ip(http), ct,
+            http.RequestServices.GetRequiredService<Notifications>());
         if (outcome.User is null)
         {
             await tx.CommitAsync(ct);
@@ -128,7 +129,8 @@ internal static class VerifyEndpoints
             await using var conn = await db.OpenConnectionAsync(ct);
             await using var tx = await conn.BeginTransactionAsync(ct);
             var (user, matched, resolved) = await ByTokenHashAsync(conn, type, token, options, now, ct);
-            var outcome = await ApplyAsync(conn, user, resolved, matched, options, passwords, now, ClientInfo.Ip(http), ct);
+            var outcome = await ApplyAsync(conn, user, resolved, matched, options, passwords, now, ClientInfo.Ip(http), ct,
+                http.RequestServices.GetRequiredService<Notifications>());
             if (outcome.User is null)
             {
                 await tx.CommitAsync(ct);
@@ -208,7 +210,7 @@ internal static class VerifyEndpoints
         sentAt is not { } sent || now > DateTime.SpecifyKind(sent, DateTimeKind.Utc) + options.OtpExpiry;
 
     static async Task<Outcome> ApplyAsync(NpgsqlConnection conn, UserRow user, string type, string matched,
-        MailerOptions options, Passwords passwords, DateTime now, string ip, CancellationToken ct)
+        MailerOptions options, Passwords passwords, DateTime now, string ip, CancellationToken ct, Notifications notifications)
     {
         switch (type)
         {
@@ -239,6 +241,7 @@ internal static class VerifyEndpoints
                     }
                     await AuditLog.WriteAsync(conn, user, AuditAction.UserModified, ip, now, ct);
                     await VerifyQueries.ApplyEmailChangeAsync(conn, user.Id, user.EmailChange!, now, ct);
+                    await notifications.EmailChangedAsync(conn, user.Id, user.Email ?? "", ct);
                     break;
                 }
         }
