@@ -147,6 +147,7 @@ app.UseAuthMetrics();
 app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
 app.UseExceptionHandler();
 app.UseRateLimits();
+app.UseAfterUserCreatedHooks();
 
 app.MapHealth();
 app.MapReady();
