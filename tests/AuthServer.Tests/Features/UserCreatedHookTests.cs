@@ -26,7 +26,7 @@ public sealed class PgUserHooksTests(PgUserHooksFixture server) : IClassFixture<
 
     // before: records every event; refuses emails starting "blocked-" and users whose data says block=yes.
     // after: records every event; raises for "afterfail-" users. mfa: records; rejects "mfareject-" users.
-    const string HookFunctions = """
+    internal const string HookFunctions = """
         create table if not exists public.before_calls (event jsonb);
         create table if not exists public.after_calls (event jsonb);
         create table if not exists public.mfa_calls (event jsonb);
