@@ -150,6 +150,7 @@ AuthMetrics.TrackOutbox(app.Services.GetRequiredService<NpgsqlDataSource>());
 app.UseCookieSessions(); // outside the exception handler, so it sees rendered errors too
 app.UseExceptionHandler();
 app.UseRateLimits();
+app.UseAfterUserCreatedHooks();
 
 app.MapHealth();
 app.MapReady();

@@ -76,6 +76,12 @@ internal sealed class HookOptions
     public HookConfig SendSms { get; init; } = new() { Name = "GOTRUE_HOOK_SEND_SMS" };
     /// <summary>`GOTRUE_HOOK_SEND_EMAIL_*`: replaces SMTP for every auth email (called from the mail outbox).</summary>
     public HookConfig SendEmail { get; init; } = new() { Name = "GOTRUE_HOOK_SEND_EMAIL" };
+    /// <summary>`GOTRUE_HOOK_MFA_VERIFICATION_ATTEMPT_*`: told every TOTP/phone code check; may reject (403).</summary>
+    public HookConfig MfaVerificationAttempt { get; init; } = new() { Name = "GOTRUE_HOOK_MFA_VERIFICATION_ATTEMPT" };
+    /// <summary>`GOTRUE_HOOK_BEFORE_USER_CREATED_*`: sees each user about to be created; an `error` answer refuses it.</summary>
+    public HookConfig BeforeUserCreated { get; init; } = new() { Name = "GOTRUE_HOOK_BEFORE_USER_CREATED" };
+    /// <summary>`GOTRUE_HOOK_AFTER_USER_CREATED_*`: told of each created user once the request is done; failures only logged.</summary>
+    public HookConfig AfterUserCreated { get; init; } = new() { Name = "GOTRUE_HOOK_AFTER_USER_CREATED" };
 
     public static HookOptions Load(EnvReader env) => new()
     {
@@ -83,5 +89,8 @@ internal sealed class HookOptions
         PasswordVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_PASSWORD_VERIFICATION_ATTEMPT"),
         SendSms = HookConfig.Load(env, "GOTRUE_HOOK_SEND_SMS"),
         SendEmail = HookConfig.Load(env, "GOTRUE_HOOK_SEND_EMAIL"),
+        MfaVerificationAttempt = HookConfig.Load(env, "GOTRUE_HOOK_MFA_VERIFICATION_ATTEMPT"),
+        BeforeUserCreated = HookConfig.Load(env, "GOTRUE_HOOK_BEFORE_USER_CREATED"),
+        AfterUserCreated = HookConfig.Load(env, "GOTRUE_HOOK_AFTER_USER_CREATED"),
     };
 }

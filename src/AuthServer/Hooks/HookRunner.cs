@@ -31,6 +31,19 @@ internal sealed class HookRunner(HookOptions options, NpgsqlDataSource db, TimeP
     public HookOptions Options => options;
     public NpgsqlDataSource DataSource => db;
 
+    /// GoTrue `v0hooks.Metadata`: `{uuid, time, name, ip_address}` sent with the newer hooks.
+    public JsonObject Metadata(HttpContext http, string name)
+    {
+        var metadata = new JsonObject
+        {
+            ["uuid"] = Guid.NewGuid().ToString(),
+            ["time"] = clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", System.Globalization.CultureInfo.InvariantCulture),
+            ["name"] = name,
+        };
+        if (ClientInfo.Ip(http) is { Length: > 0 } ip) metadata["ip_address"] = ip;
+        return metadata;
+    }
+
     /// Runs the hook and checks the answer's `error` object. <paramref name="conn"/> is the caller's
     /// connection with its open transaction (pg hooks run inside it), or null to use a fresh one.
     public async Task<JsonObject> RunAsync(HookConfig hook, NpgsqlConnection? conn, JsonObject input, CancellationToken ct)

@@ -49,6 +49,8 @@ internal sealed class Passwords : IDisposable
     /// one bcrypt verification so response time does not reveal whether the account exists.
     public Task<bool> VerifyAsync(string password, string? hash, CancellationToken ct)
     {
+        if (hash is not null && ImportedPasswordHashes.IsImported(hash)) // argon2 / fbscrypt from admin password_hash
+            return RunAsync(() => ImportedPasswordHashes.Verify(password, hash), ct);
         var usable = hash is not null && hash.StartsWith("$2", StringComparison.Ordinal);
         return RunAsync(() =>
         {

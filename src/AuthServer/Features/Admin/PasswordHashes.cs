@@ -8,11 +8,13 @@ internal static class PasswordHashes
     /// Accepts what Go's `bcrypt.Cost` accepts (`$2a$`, `$2b$`, `$2y$`… with a cost of 4–31 and the
     /// full 60-character length), which is what GoTrue checks before storing a bcrypt hash.
     /// GoTrue answers a malformed hash with 500 "Error creating user"; a client mistake deserves a 400.
+    /// argon2 and Firebase scrypt hashes are parsed as GoTrue's `NewUserWithPasswordHash` parses them.
     public static string ValidateImport(string hash)
     {
-        if (hash.StartsWith("$argon2", StringComparison.Ordinal) || hash.StartsWith("$fbscrypt$", StringComparison.Ordinal))
-            throw ApiError.BadRequest(ErrorCode.ValidationFailed,
-                "Only bcrypt password hashes can be imported into this server");
+        if (Security.ImportedPasswordHashes.IsImported(hash))
+            return Security.ImportedPasswordHashes.Problem(hash) is { } complaint
+                ? throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid password hash: " + complaint)
+                : hash;
         string? problem = null;
         if (hash.Length < 59) problem = "crypto/bcrypt: hashedSecret too short to be a bcrypted password";
         else if (hash[0] != '$' || hash[1] != '2') problem = "not a bcrypt hash ($2a$, $2b$ or $2y$)";

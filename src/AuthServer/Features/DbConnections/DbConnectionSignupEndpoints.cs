@@ -87,6 +87,7 @@ internal static class DbConnectionSignupEndpoints
         var hash = await passwords.HashAsync(body.Password, ct); // before the transaction: ~80 ms of CPU
         var aud = SignupEndpoints.RequestAudience(http, jwt);
         var userId = Guid.NewGuid();
+        await Hooks.UserCreation.BeforeAsync(http, userId, aud, email, null, "email", metadata, ct);
 
         await using var txConn = await db.OpenConnectionAsync(ct);
         await using var tx = await txConn.BeginTransactionAsync(ct);

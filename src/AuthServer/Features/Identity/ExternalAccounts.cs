@@ -82,6 +82,7 @@ internal static class ExternalAccounts
                 if (email is not null && await UserQueries.FindByEmailAsync(conn, email, aud, ct) is not null)
                     email = null;
                 userId = Guid.NewGuid();
+                await Hooks.UserCreation.BeforeAsync(userId, aud, email, null, provider, data.IdentityData, ct);
                 await IdentityQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, provider,
                     data.IdentityData, now, ct);
                 identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);

@@ -73,6 +73,7 @@ internal static class GenerateLinkEndpoint
                         throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Signup requires a valid password");
                     passwords.EnsureAcceptable(password);
                     var id = Guid.NewGuid();
+                    await Hooks.UserCreation.BeforeAsync(http, id, aud, email, null, "email", body.Data, ct);
                     await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null,
                         await passwords.HashAsync(password, ct), "email", body.Data ?? [], now, ct);
                     user = (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User;

@@ -61,6 +61,7 @@ internal static class InviteEndpoints
             return existing;
         }
         var id = Guid.NewGuid();
+        await Hooks.UserCreation.BeforeAsync(id, aud, email, null, "email", data, ct);
         await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null, "", "email", data ?? [], now, ct);
         return (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User;
     }

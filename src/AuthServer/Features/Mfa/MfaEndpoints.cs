@@ -180,6 +180,7 @@ internal static class MfaEndpoints
             await MfaQueries.UpdateSecretAsync(conn, factor.Id, encryption.Protect(secret, factor.Id), ct);
         // A time step already used on this factor is refused like a wrong code (RFC 6238 §5.2).
         var step = Totp.Verify(secret, body.Code, now);
+        await Hooks.MfaVerificationHook.RunAsync(http, auth.User.Id, factor.Id, factor.FactorType, !(step is null || step <= state.LastUsedStep), ct);
         if (step is null || step <= state.LastUsedStep)
         {
             await MfaQueries.RecordFailureAsync(conn, factor.Id, newWindow: !windowOpen, now.UtcDateTime, ct);

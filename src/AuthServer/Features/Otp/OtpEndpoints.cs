@@ -86,6 +86,7 @@ internal static class OtpEndpoints
             if (auth.DisableSignup) throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
             // GoTrue signs the address up with a random password the user never learns.
             userId = Guid.NewGuid();
+            await Hooks.UserCreation.BeforeAsync(http, userId, aud, email, null, "email", data, ct);
             await SignupQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, null,
                 await passwords.HashAsync(Secrets.NewToken(), ct), "email", data ?? [], now, ct);
             var created = (await UserQueries.FindWithIdentitiesAsync(conn, userId, ct))!.Value.User;

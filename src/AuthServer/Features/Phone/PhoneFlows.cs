@@ -66,6 +66,7 @@ internal static class PhoneFlows
             var userId = existing?.Id ?? Guid.NewGuid();
             if (existing is null)
             {
+                await Hooks.UserCreation.BeforeAsync(http, userId, aud, null, phone, "phone", data, ct);
                 var hash = await services.GetRequiredService<Passwords>().HashAsync(Secrets.NewToken(), ct);
                 try
                 {

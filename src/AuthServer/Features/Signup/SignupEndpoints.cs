@@ -91,6 +91,7 @@ internal static class SignupEndpoints
         {
             var hash = await passwords.HashAsync(body.Password, ct);
             userId = Guid.NewGuid();
+            await Hooks.UserCreation.BeforeAsync(http, userId, aud, email, phone, provider, body.Data, ct);
             try
             {
                 await SignupQueries.CreateUserAsync(conn, userId, aud, jwt.DefaultGroupName, email, phone, hash, provider,
@@ -152,9 +153,10 @@ internal static class SignupEndpoints
         // GoTrue: internal/api/api.go checks the anonymous limit only once anonymous sign-ins are allowed.
         await http.RequestServices.GetRequiredService<RateLimiter>().EnsureAnonymousSignupAsync(http, ct);
 
+        var userId = Guid.NewGuid();
+        await Hooks.UserCreation.BeforeAsync(http, userId, aud, null, null, "anonymous", body.Data, ct);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        var userId = Guid.NewGuid();
         var created = await SignupQueries.CreateAnonymousUserAsync(conn, userId, aud, jwt.DefaultGroupName, body.Data ?? [], now,
             ClientInfo.Ip(http), ct);
         var session = await sessions.StartAsync(conn, userId, "anonymous", http, now, ct, provider: "anonymous", auditAs: created);
