@@ -39,8 +39,18 @@ internal static class AdminFactorEndpoints
             await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set friendly_name = @name, updated_at = @now where id = @id",
                 new { id = factor.Id, name = body.FriendlyName, now }, ct);
         if (!string.IsNullOrEmpty(body.Phone) && factor.FactorType == "phone")
-            await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set phone = @phone, updated_at = @now where id = @id",
-                new { id = factor.Id, phone = Identifiers.ValidatePhone(body.Phone), now }, ct);
+        {
+            try
+            {
+                await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set phone = @phone, updated_at = @now where id = @id",
+                    new { id = factor.Id, phone = Identifiers.ValidatePhone(body.Phone), now }, ct);
+            }
+            catch (PostgresException e) when (e.ConstraintName == "unique_phone_factor_per_user")
+            {
+                // GoTrue answers this with a 500 (the database error); ours says what is wrong.
+                throw ApiError.Unprocessable(ErrorCode.PhoneExists, "Another phone factor of this user already has this phone number");
+            }
+        }
         await AuditLog.WriteAsync(conn, admin.Actor, AuditAction.FactorUpdated, "", now, ct, new JsonObject
         {
             ["user_id"] = user.Id.ToString(),
