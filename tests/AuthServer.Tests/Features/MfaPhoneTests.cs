@@ -462,3 +462,72 @@ public sealed class MfaPhoneAdminTests(MfaPhoneFixture server) : IClassFixture<M
         Assert.Equal("15550004242", (string?)moved["phone"]);
     }
 }
+
+/// <summary>Phone MFA with GOTRUE_HOOK_SEND_SMS_* and no SMS provider: the hook sends the MFA code.</summary>
+public sealed class MfaPhoneHookFixture : AuthServerFixture, IAsyncLifetime
+{
+    public HookReceiver Hook { get; } = new() { Respond = _ => (200, "application/json", "{}") };
+
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        settings["GOTRUE_MFA_PHONE_ENROLL_ENABLED"] = "true";
+        settings["GOTRUE_MFA_PHONE_VERIFY_ENABLED"] = "true";
+        settings["GOTRUE_HOOK_SEND_SMS_ENABLED"] = "true";
+        settings["GOTRUE_HOOK_SEND_SMS_URI"] = Hook.Url;
+        settings["GOTRUE_HOOK_SEND_SMS_SECRETS"] = HookReceiver.Secret;
+        settings["GOTRUE_RATE_LIMIT_SMS_SENT"] = "0"; // MFA codes do not take from the sign-in SMS budget (GoTrue)
+    }
+
+    public new async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Hook.DisposeAsync();
+    }
+}
+
+public sealed class MfaPhoneHookTests(MfaPhoneHookFixture server) : IClassFixture<MfaPhoneHookFixture>
+{
+    async Task<(string Token, string FactorId, string Phone)> EnrolledAsync()
+    {
+        var (_, _, session) = await server.NewUserAsync("mfa-phone-hook");
+        var phone = PhoneFixture.NewPhone();
+        using var client = server.CreateClient(bearer: (string)session["access_token"]!);
+        var enrolled = await server.OkJsonAsync(await client.PostAsJsonAsync("/factors", new { factor_type = "phone", phone = "+" + phone }));
+        return ((string)session["access_token"]!, (string)enrolled["id"]!, phone);
+    }
+
+    [Fact]
+    public async Task Challenge_WithSendSmsHook_HookGetsMfaTypeAndTheCodeVerifies()
+    {
+        var (token, factorId, phone) = await EnrolledAsync();
+        using var client = server.CreateClient(AuthServerFixture.ApiVersion2024, token);
+
+        var challenge = await server.OkJsonAsync(await client.PostAsJsonAsync($"/factors/{factorId}/challenge", new { channel = "whatsapp" }));
+
+        var call = Assert.Single(server.Hook.Calls, c => (string?)c.Body["sms"]?["phone"] == phone);
+        Assert.True(call.SignatureValid);
+        Assert.Equal("mfa", (string?)call.Body["sms"]!["sms_type"]);
+        var otp = (string)call.Body["sms"]!["otp"]!;
+        Assert.Matches("^[0-9]{6}$", otp);
+        var aal2 = await server.OkJsonAsync(await client.PostAsJsonAsync($"/factors/{factorId}/verify",
+            new { challenge_id = (string)challenge["id"]!, code = otp }));
+        Assert.Equal("aal2", (string?)Jwt.Payload((string)aal2["access_token"]!)["aal"]);
+    }
+
+    [Fact]
+    public async Task Challenge_HookAnswersError_Returns500ErrorInvokingHookAndStoresNoChallenge()
+    {
+        var (token, factorId, _) = await EnrolledAsync();
+        server.Hook.Respond = _ => (200, "application/json", """{"error":{"http_code":400,"message":"number blocked"}}""");
+        try
+        {
+            using var client = server.CreateClient(AuthServerFixture.ApiVersion2024, token);
+            await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"/factors/{factorId}/challenge", new { }),
+                500, "unexpected_failure", "error invoking hook");
+        }
+        finally { server.Hook.Respond = _ => (200, "application/json", "{}"); }
+
+        Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from auth.mfa_challenges where factor_id = @factorId::uuid",
+            new { factorId }));
+    }
+}
