@@ -531,3 +531,31 @@ public sealed class MfaPhoneHookTests(MfaPhoneHookFixture server) : IClassFixtur
             new { factorId }));
     }
 }
+
+public sealed class MfaPhoneAdminDeleteTests(MfaPhoneFixture server) : IClassFixture<MfaPhoneFixture>
+{
+    [Fact]
+    public async Task AdminDeleteFactor_VerifiedPhoneFactor_DowngradesItsSessionsToAal1()
+    {
+        var (_, _, session) = await server.NewUserAsync("mfa-phone-admin-delete");
+        var phone = PhoneFixture.NewPhone();
+        using var client = server.CreateClient(bearer: (string)session["access_token"]!);
+        var factorId = (string)(await server.OkJsonAsync(await client.PostAsJsonAsync("/factors",
+            new { factor_type = "phone", phone = "+" + phone })))["id"]!;
+        var challengeId = (string)(await server.OkJsonAsync(await client.PostAsJsonAsync($"/factors/{factorId}/challenge", new { })))["id"]!;
+        var aal2 = await server.OkJsonAsync(await client.PostAsJsonAsync($"/factors/{factorId}/verify",
+            new { challenge_id = challengeId, code = server.Sms.LastCode(phone) }));
+        var sessionId = (string)Jwt.Payload((string)aal2["access_token"]!)["session_id"]!;
+        using var admin = server.CreateClient(bearer: TestKeys.ServiceRoleKey());
+
+        await server.OkJsonAsync(await admin.DeleteAsync($"/admin/users/{(string)session["user"]!["id"]!}/factors/{factorId}"));
+
+        Assert.Equal("aal1", await server.Db.ScalarAsync<string>("select aal::text from auth.sessions where id = @sessionId::uuid", new { sessionId }));
+        Assert.Equal(0, await server.Db.ScalarAsync<long>(
+            "select count(*) from auth.mfa_amr_claims where session_id = @sessionId::uuid and authentication_method = 'mfa/phone'", new { sessionId }));
+        using var anon = server.CreateClient();
+        var refreshed = await server.OkJsonAsync(await anon.PostAsJsonAsync("/token?grant_type=refresh_token",
+            new { refresh_token = (string)aal2["refresh_token"]! }));
+        Assert.Equal("aal1", (string?)Jwt.Payload((string)refreshed["access_token"]!)["aal"]);
+    }
+}

@@ -75,7 +75,8 @@ internal static class AdminFactorEndpoints
             ["user_id"] = user.Id.ToString(),
             ["factor_id"] = factor.Id.ToString(),
         });
-        await AdminQueries.ExecuteAsync(conn, "delete from auth.mfa_factors where id = @id", new { id = factor.Id }, ct);
+        // GoTrue adminUserDeleteFactor: sessions that reached aal2 with it fall back to aal1 (DowngradeSessionsToAAL1).
+        await AuthServer.Features.Mfa.MfaQueries.DeleteFactorAsync(conn, factor, ct);
         await tx.CommitAsync(ct);
         return Results.Json(factor.ToJson(), Json.Options);
     }
