@@ -19,8 +19,9 @@ internal sealed record SmsClaim(Guid UserId, string Kind, string Phone, DateTime
 /// while the provider is called (GoTrue keeps its transaction open across the HTTP call):
 /// 1. <see cref="ClaimAsync"/> in the caller's transaction on the locked user: frequency check
 ///    (`GOTRUE_SMS_MAX_FREQUENCY` → 429) and the `*_sent_at` stamp; the caller commits.
-/// 2. <see cref="DeliverAndStoreAsync"/>: test OTP, or a fresh OTP through the send-SMS hook or the
-///    provider, with no connection held; a provider failure is 422 `sms_send_failed`.
+/// 2. <see cref="DeliverAndStoreAsync"/>: test OTP, or (after taking from the global
+///    `GOTRUE_RATE_LIMIT_SMS_SENT` budget unless SMS autoconfirm is on) a fresh OTP through the send-SMS
+///    hook or the provider, with no connection held; a provider failure is 422 `sms_send_failed`.
 /// 3. In a new transaction the hash (SHA-224 of phone+otp) goes into the users column and
 ///    `auth.one_time_tokens`; on failure the claim is undone instead (or the caller's compensation runs).
 /// Kinds are GoTrue's otpType names, which appear in its error message: confirmation, phone_change,
