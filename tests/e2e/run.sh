@@ -138,6 +138,10 @@ for kind in CONFIRMATION INVITE RECOVERY MAGIC_LINK EMAIL_CHANGE; do
     printf '<p>%s</p><p>code: {{ .Token }}</p><a href="{{ .ConfirmationURL }}">link</a>\n' "$kind" >"$WORK/templates/$kind.html"
 done
 
+# A GOTRUE_SMS_TEST_OTP number (fixed code, no SMS); outside the 1555XXXXXXX range the tests draw from.
+SMS_TEST_PHONE=15550009999
+SMS_TEST_OTP=123456
+
 start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
     (
         cd "$WORK" # no stray .env from the caller's directory
@@ -184,6 +188,11 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_SMS_TWILIO_AUTH_TOKEN=e2e-token \
             GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID=MGe2e \
             GOTRUE_SMS_PROVIDER_API_URL="$SMS_URL" \
+            GOTRUE_SMS_TEST_OTP="$SMS_TEST_PHONE:$SMS_TEST_OTP" \
+            GOTRUE_RATE_LIMIT_SMS_SENT=100000 \
+            GOTRUE_MFA_PHONE_ENROLL_ENABLED=true \
+            GOTRUE_MFA_PHONE_VERIFY_ENABLED=true \
+            GOTRUE_MFA_PHONE_MAX_FREQUENCY=30s \
             GOTRUE_MAILER_TEMPLATES_CONFIRMATION="$WORK/templates/CONFIRMATION.html" \
             GOTRUE_MAILER_TEMPLATES_INVITE="$WORK/templates/INVITE.html" \
             GOTRUE_MAILER_TEMPLATES_RECOVERY="$WORK/templates/RECOVERY.html" \
@@ -252,6 +261,8 @@ set +e
         SUPABASE_ADOPT_JWT_SECRET="$ADOPT_JWT_SECRET" \
         MAILCATCHER_URL="$INBOX_URL" \
         SMS_PROVIDER_URL="$SMS_URL" \
+        SMS_TEST_PHONE="$SMS_TEST_PHONE" \
+        SMS_TEST_OTP="$SMS_TEST_OTP" \
         OIDC_ISSUER_URL="$ISSUER_URL" \
         E2E_AUTHSERVER_DLL="$DLL" \
         E2E_DATABASE_URL="$DB_URL"

@@ -7,8 +7,16 @@ internal sealed class MfaOptions
     public bool TotpEnrollEnabled { get; init; } = true;
     /// <summary>`GOTRUE_MFA_TOTP_VERIFY_ENABLED` (default true).</summary>
     public bool TotpVerifyEnabled { get; init; } = true;
-    /// <summary>`GOTRUE_MFA_PHONE_ENROLL_ENABLED` / `_VERIFY_ENABLED`: phone factors are not built, so only false.</summary>
+    /// <summary>`GOTRUE_MFA_PHONE_ENROLL_ENABLED` (default false).</summary>
     public bool PhoneEnrollEnabled { get; init; }
+    /// <summary>`GOTRUE_MFA_PHONE_VERIFY_ENABLED` (default false): challenge and verify of phone factors.</summary>
+    public bool PhoneVerifyEnabled { get; init; }
+    /// <summary>`GOTRUE_MFA_PHONE_OTP_LENGTH` (default 6; a value outside 6–10 becomes 6, as in GoTrue).</summary>
+    public int PhoneOtpLength { get; init; } = 6;
+    /// <summary>`GOTRUE_MFA_PHONE_TEMPLATE` (default "Your code is {{ .Code }}"); a template that does not parse stops the boot.</summary>
+    public string PhoneTemplate { get; init; } = SmsOptions.DefaultTemplate;
+    /// <summary>`GOTRUE_MFA_PHONE_MAX_FREQUENCY`: minimum interval between two challenges of one phone factor (default 1m).</summary>
+    public TimeSpan PhoneMaxFrequency { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>`GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`: WebAuthn factors are not built, so only false.</summary>
     public bool WebAuthnEnrollEnabled { get; init; }
     /// <summary>`GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION`: seconds a challenge stays verifiable (values below 300 become 300).</summary>
@@ -29,17 +37,35 @@ internal sealed class MfaOptions
     {
         foreach (var name in new[]
                  {
-                     "GOTRUE_MFA_PHONE_ENROLL_ENABLED", "GOTRUE_MFA_PHONE_VERIFY_ENABLED",
                      "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED",
                  })
             if (env.Bool(name, false))
-                throw new ConfigException($"{name}: phone and WebAuthn MFA factors are not supported yet (only TOTP)");
+                throw new ConfigException($"{name}: WebAuthn MFA factors are not supported yet (TOTP and phone are)");
 
         var challengeSeconds = env.Double("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", 300);
+        // GoTrue conf ApplyDefaults: an OTP length outside 6–10 becomes 6, a zero frequency one minute.
+        var otpLength = env.Int("GOTRUE_MFA_PHONE_OTP_LENGTH", 6);
+        var phoneEnroll = env.Bool("GOTRUE_MFA_PHONE_ENROLL_ENABLED", false);
+        var phoneVerify = env.Bool("GOTRUE_MFA_PHONE_VERIFY_ENABLED", false);
+        var template = env.String("GOTRUE_MFA_PHONE_TEMPLATE") is { Length: > 0 } t ? t : SmsOptions.DefaultTemplate;
+        // GoTrue parses the template only when phone MFA is on, and a parse error stops its boot.
+        if (phoneEnroll || phoneVerify)
+        {
+            try { AuthServer.Mail.GoTemplate.Parse(template); }
+            catch (AuthServer.Mail.TemplateException e)
+            {
+                throw new ConfigException($"GOTRUE_MFA_PHONE_TEMPLATE: {e.Message}");
+            }
+        }
         return new MfaOptions
         {
             TotpEnrollEnabled = env.Bool("GOTRUE_MFA_TOTP_ENROLL_ENABLED", true),
             TotpVerifyEnabled = env.Bool("GOTRUE_MFA_TOTP_VERIFY_ENABLED", true),
+            PhoneEnrollEnabled = phoneEnroll,
+            PhoneVerifyEnabled = phoneVerify,
+            PhoneOtpLength = otpLength is < 6 or > 10 ? 6 : otpLength,
+            PhoneTemplate = template,
+            PhoneMaxFrequency = env.Duration("GOTRUE_MFA_PHONE_MAX_FREQUENCY") is { } f && f != TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             // GoTrue conf: a challenge expiry below the default is raised to it.
             ChallengeExpiry = TimeSpan.FromSeconds(Math.Max(300, challengeSeconds)),
             FactorExpiry = env.Duration("GOTRUE_MFA_FACTOR_EXPIRY_DURATION") ?? TimeSpan.FromSeconds(300),

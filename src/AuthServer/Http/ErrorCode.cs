@@ -43,6 +43,7 @@ internal static class ErrorCode
     public const string MfaChallengeExpired = "mfa_challenge_expired";
     public const string MfaVerificationFailed = "mfa_verification_failed";
     public const string MfaVerificationRejected = "mfa_verification_rejected";
+    public const string MfaVerifiedFactorExists = "mfa_verified_factor_exists";
     public const string MfaTotpEnrollNotEnabled = "mfa_totp_enroll_not_enabled";
     public const string MfaTotpVerifyNotEnabled = "mfa_totp_verify_not_enabled";
     public const string MfaPhoneEnrollNotEnabled = "mfa_phone_enroll_not_enabled";

@@ -63,7 +63,7 @@ internal sealed partial class SessionIssuer
         var factors = (await grid.ReadAsync<FactorRow>()).AsList();
         if (current is not null)
             await AuditLog.WriteAsync(conn, user, AuditAction.TokenRevoked, "", now, ct);
-        return await ResponseAsync(conn, user, identities, sessionId, amr, refreshToken, now, "totp", ct, factors);
+        return await ResponseAsync(conn, user, identities, sessionId, amr, refreshToken, now, amrMethod, ct, factors);
     }
 
     /// jwt.md §1: these AMR methods make a session `aal2`.

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.RateLimits;
 using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Mail;
@@ -18,14 +19,15 @@ internal sealed record SmsClaim(Guid UserId, string Kind, string Phone, DateTime
 /// while the provider is called (GoTrue keeps its transaction open across the HTTP call):
 /// 1. <see cref="ClaimAsync"/> in the caller's transaction on the locked user: frequency check
 ///    (`GOTRUE_SMS_MAX_FREQUENCY` → 429) and the `*_sent_at` stamp; the caller commits.
-/// 2. <see cref="DeliverAndStoreAsync"/>: test OTP, or a fresh OTP through the send-SMS hook or the
-///    provider, with no connection held; a provider failure is 422 `sms_send_failed`.
+/// 2. <see cref="DeliverAndStoreAsync"/>: test OTP, or (after taking from the global
+///    `GOTRUE_RATE_LIMIT_SMS_SENT` budget unless SMS autoconfirm is on) a fresh OTP through the send-SMS
+///    hook or the provider, with no connection held; a provider failure is 422 `sms_send_failed`.
 /// 3. In a new transaction the hash (SHA-224 of phone+otp) goes into the users column and
 ///    `auth.one_time_tokens`; on failure the claim is undone instead (or the caller's compensation runs).
 /// Kinds are GoTrue's otpType names, which appear in its error message: confirmation, phone_change,
 /// reauthentication.
 internal sealed class SmsSender(SmsOptions options, HookOptions hooks, HookRunner runner, NpgsqlDataSource db,
-    TimeProvider clock)
+    TimeProvider clock, AuthOptions auth, RateLimiter limiter)
 {
     public const string Confirmation = "confirmation";
     public const string PhoneChange = "phone_change";
@@ -103,23 +105,14 @@ internal sealed class SmsSender(SmsOptions options, HookOptions hooks, HookRunne
         // GoTrue checks the frequency before the test OTP, so both behave alike; a test number gets no SMS.
         if (options.TestOtpFor(claim.Phone, clock.GetUtcNow()) is { } testOtp) return (testOtp, "test-otp");
 
+        // GOTRUE_RATE_LIMIT_SMS_SENT, where GoTrue's sendPhoneConfirmation takes from it: each SMS about to be
+        // sent (hook or provider), but not for test numbers and never with SMS autoconfirm on.
+        if (!auth.SmsAutoconfirm) await limiter.EnsureSmsSentAsync(http, ct);
+
         var otp = TokenHashes.NewOtp(options.OtpLength);
         if (hooks.SendSms.Enabled)
         {
-            // GoTrue v0hooks `SendSMSInput`: the hook sends the message itself and answers `{}`.
-            var input = new JsonObject
-            {
-                ["metadata"] = new JsonObject
-                {
-                    ["uuid"] = Guid.NewGuid().ToString(),
-                    ["time"] = clock.GetUtcNow().UtcDateTime,
-                    ["name"] = "send-sms",
-                    ["ip_address"] = ClientInfo.Ip(http),
-                },
-                ["user"] = UserJson.From(user, []),
-                ["sms"] = new JsonObject { ["otp"] = otp, ["sms_type"] = claim.Kind, ["phone"] = claim.Phone },
-            };
-            await runner.RunAsync(hooks.SendSms, null, input, ct);
+            await runner.RunAsync(hooks.SendSms, null, HookInput(user, claim.Kind, claim.Phone, otp, http), ct);
             return (otp, "");
         }
 
@@ -133,6 +126,35 @@ internal sealed class SmsSender(SmsOptions options, HookOptions hooks, HookRunne
             throw new ApiError(422, ErrorCode.SmsSendFailed, $"Error sending {claim.Kind} OTP to provider: {e.Message}", e);
         }
     }
+
+    /// An MFA phone challenge's SMS (GoTrue mfa.go `challengePhoneFactor`): through the send-SMS hook with
+    /// sms_type `mfa`, else the provider with <paramref name="message"/>. Returns the provider's message id.
+    /// Hook and provider failures are thrown as they come; the caller maps them to GoTrue's answers there.
+    public async Task<string> SendMfaAsync(UserRow user, string phone, string otp, string message, string channel,
+        HttpContext http, CancellationToken ct)
+    {
+        if (hooks.SendSms.Enabled)
+        {
+            await runner.RunAsync(hooks.SendSms, null, HookInput(user, "mfa", phone, otp, http), ct);
+            return "";
+        }
+        if (provider is null) throw ApiError.Internal("Failed to get SMS provider");
+        return await provider.SendAsync(phone, message, channel, otp, ct);
+    }
+
+    /// GoTrue v0hooks `SendSMSInput`: the hook sends the message itself and answers `{}`.
+    JsonObject HookInput(UserRow user, string smsType, string phone, string otp, HttpContext http) => new()
+    {
+        ["metadata"] = new JsonObject
+        {
+            ["uuid"] = Guid.NewGuid().ToString(),
+            ["time"] = clock.GetUtcNow().UtcDateTime,
+            ["name"] = "send-sms",
+            ["ip_address"] = ClientInfo.Ip(http),
+        },
+        ["user"] = UserJson.From(user, []),
+        ["sms"] = new JsonObject { ["otp"] = otp, ["sms_type"] = smsType, ["phone"] = phone },
+    };
 
     /// `GOTRUE_SMS_TEMPLATE` with `{{ .Code }}`; a template that does not render falls back to the default.
     public string Message(string otp)

@@ -39,8 +39,18 @@ internal static class AdminFactorEndpoints
             await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set friendly_name = @name, updated_at = @now where id = @id",
                 new { id = factor.Id, name = body.FriendlyName, now }, ct);
         if (!string.IsNullOrEmpty(body.Phone) && factor.FactorType == "phone")
-            await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set phone = @phone, updated_at = @now where id = @id",
-                new { id = factor.Id, phone = Identifiers.ValidatePhone(body.Phone), now }, ct);
+        {
+            try
+            {
+                await AdminQueries.ExecuteAsync(conn, "update auth.mfa_factors set phone = @phone, updated_at = @now where id = @id",
+                    new { id = factor.Id, phone = Identifiers.ValidatePhone(body.Phone), now }, ct);
+            }
+            catch (PostgresException e) when (e.ConstraintName == "unique_phone_factor_per_user")
+            {
+                // GoTrue answers this with a 500 (the database error); ours says what is wrong.
+                throw ApiError.Unprocessable(ErrorCode.PhoneExists, "Another phone factor of this user already has this phone number");
+            }
+        }
         await AuditLog.WriteAsync(conn, admin.Actor, AuditAction.FactorUpdated, "", now, ct, new JsonObject
         {
             ["user_id"] = user.Id.ToString(),
@@ -65,7 +75,8 @@ internal static class AdminFactorEndpoints
             ["user_id"] = user.Id.ToString(),
             ["factor_id"] = factor.Id.ToString(),
         });
-        await AdminQueries.ExecuteAsync(conn, "delete from auth.mfa_factors where id = @id", new { id = factor.Id }, ct);
+        // GoTrue adminUserDeleteFactor: sessions that reached aal2 with it fall back to aal1 (DowngradeSessionsToAAL1).
+        await AuthServer.Features.Mfa.MfaQueries.DeleteFactorAsync(conn, factor, ct);
         await tx.CommitAsync(ct);
         return Results.Json(factor.ToJson(), Json.Options);
     }

@@ -4,6 +4,7 @@ using AuthServer.Data;
 using AuthServer.Http;
 using AuthServer.Security;
 using AuthServer.Sessions;
+using AuthServer.Sms;
 using Npgsql;
 
 namespace AuthServer.Features.Mfa;
@@ -11,7 +12,7 @@ namespace AuthServer.Features.Mfa;
 /// TOTP multi-factor authentication: `POST /factors`, `POST /factors/{id}/challenge`,
 /// `POST /factors/{id}/verify`, `DELETE /factors/{id}` (api.md §3 "MFA", GoTrue internal/api/mfa.go).
 /// GoTrue has no `challenge_and_verify` route: supabase-js's challengeAndVerify makes the two calls.
-/// Phone and WebAuthn factors are not built; their enable flags cannot be turned on (MfaOptions).
+/// Phone factors are in PhoneFactors; WebAuthn factors are not built, their enable flags cannot be turned on (MfaOptions).
 internal static class MfaEndpoints
 {
     public static void MapMfa(this IEndpointRouteBuilder app)
@@ -36,7 +37,9 @@ internal static class MfaEndpoints
         switch (body.FactorType)
         {
             case "phone":
-                throw ApiError.Unprocessable(ErrorCode.MfaPhoneEnrollNotEnabled, "MFA enroll is disabled for Phone");
+                if (!mfa.PhoneEnrollEnabled)
+                    throw ApiError.Unprocessable(ErrorCode.MfaPhoneEnrollNotEnabled, "MFA enroll is disabled for Phone");
+                return await PhoneFactors.EnrollAsync(http, auth, body, sessionId, db, mfa, clock, ct);
             case "webauthn":
                 throw ApiError.Unprocessable(ErrorCode.MfaWebAuthnEnrollNotEnabled, "MFA enroll is disabled for WebAuthn");
             case "totp":
@@ -97,7 +100,7 @@ internal static class MfaEndpoints
 
     /// GoTrue `validateFactors`: unique friendly name (an empty name counts as a name), the enrolled and
     /// verified limits, and aal2 once a verified factor exists.
-    static async Task ValidateNewFactorAsync(NpgsqlConnection conn, List<FactorRow> factors, string friendlyName,
+    internal static async Task ValidateNewFactorAsync(NpgsqlConnection conn, List<FactorRow> factors, string friendlyName,
         MfaOptions mfa, Guid sessionId, CancellationToken ct)
     {
         if (factors.Any(f => (f.FriendlyName ?? "") == friendlyName))
@@ -110,16 +113,21 @@ internal static class MfaEndpoints
             throw ApiError.Forbidden(ErrorCode.InsufficientAal, "AAL2 required to enroll a new factor");
     }
 
-    static ApiError NameConflict(string friendlyName) => ApiError.Unprocessable(ErrorCode.MfaFactorNameConflict,
+    internal static ApiError NameConflict(string friendlyName) => ApiError.Unprocessable(ErrorCode.MfaFactorNameConflict,
         $"A factor with the friendly name {GoQuote(friendlyName)} for this user already exists");
 
     static async Task<IResult> ChallengeAsync(HttpContext http, AuthUser auth, string factorId, NpgsqlDataSource db,
-        MfaOptions mfa, TimeProvider clock, CancellationToken ct)
+        MfaOptions mfa, SmsSender sms, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         await using var conn = await db.OpenConnectionAsync(ct);
         var factor = await LoadFactorAsync(conn, auth, factorId, ct);
         RequireVerifyEnabled(factor, mfa, verifying: false);
+        if (factor.FactorType == "phone")
+        {
+            await conn.CloseAsync(); // no connection held while the SMS goes out
+            return await PhoneFactors.ChallengeAsync(http, auth, factor, db, mfa, sms, encryption, clock, ct);
+        }
 
         var now = clock.GetUtcNow().UtcDateTime;
         var challengeId = Guid.NewGuid();
@@ -138,7 +146,7 @@ internal static class MfaEndpoints
     }
 
     static async Task<IResult> VerifyAsync(HttpContext http, AuthUser auth, string factorId, NpgsqlDataSource db,
-        MfaOptions mfa, SessionIssuer issuer, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
+        MfaOptions mfa, SessionIssuer issuer, ColumnEncryption encryption, SmsSender sms, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -165,6 +173,9 @@ internal static class MfaEndpoints
             throw ApiError.Unprocessable(ErrorCode.MfaChallengeExpired,
                 $"MFA challenge {challenge.Id} has expired, verify against another challenge or create a new challenge.");
         }
+        if (factor.FactorType == "phone")
+            return await PhoneFactors.VerifyAsync(http, auth, factor, challenge, body.Code, sessionId, conn, tx, mfa, sms,
+                issuer, encryption, now, ct);
 
         var state = await MfaQueries.LockTotpStateAsync(conn, factor.Id, ct);
         var windowOpen = state.FailuresStartedAt is { } started &&
@@ -268,7 +279,7 @@ internal static class MfaEndpoints
         {
             case "totp" when !mfa.TotpVerifyEnabled:
                 throw ApiError.Unprocessable(ErrorCode.MfaTotpVerifyNotEnabled, "MFA verification is disabled for TOTP");
-            case "phone":
+            case "phone" when !mfa.PhoneVerifyEnabled:
                 throw ApiError.Unprocessable(ErrorCode.MfaPhoneVerifyNotEnabled, "MFA verification is disabled for Phone");
             case "webauthn":
                 throw ApiError.Unprocessable(verifying ? ErrorCode.MfaWebAuthnEnrollNotEnabled : ErrorCode.MfaWebAuthnVerifyNotEnabled,

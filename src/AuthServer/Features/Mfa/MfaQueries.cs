@@ -140,8 +140,16 @@ internal static class MfaQueries
             """
             delete from auth.mfa_factors where id = @factorId;
             delete from auth.mfa_amr_claims
-            where authentication_method = @factorType
+            where authentication_method = @amrMethod
               and session_id in (select id from auth.sessions where factor_id = @factorId);
             update auth.sessions set aal = 'aal1', factor_id = null where user_id = @userId and factor_id = @factorId;
-            """, new { factorId = factor.Id, factorType = factor.FactorType, userId = factor.UserId }, cancellationToken: ct));
+            """, new { factorId = factor.Id, amrMethod = AmrMethod(factor.FactorType), userId = factor.UserId }, cancellationToken: ct));
+
+    /// GoTrue models/factor.go `amrMethodForFactorType`: the AMR method a verification of this factor type adds.
+    public static string AmrMethod(string factorType) => factorType switch
+    {
+        "phone" => "mfa/phone",
+        "webauthn" => "mfa/webauthn",
+        _ => factorType,
+    };
 }
