@@ -17,6 +17,11 @@ fi
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/authserver-test.XXXXXX")
 trap 'rm -rf "$LOGS"' EXIT
 
+# 0. Formatting, as STYLE.md asks of CI (whitespace and style only; fails the run, does not change files).
+echo "==> dotnet format --verify-no-changes"
+format_status=0
+dotnet format AuthServer.sln --verify-no-changes || { format_status=1; echo "dotnet format found unformatted files: run 'dotnet format AuthServer.sln'" >&2; }
+
 # 1. xunit (it provisions its own PostgreSQL).
 echo "==> dotnet restore"
 dotnet_status=0
@@ -61,11 +66,12 @@ e2e_fail=$(count "$LOGS/e2e.txt" '^(# |ℹ )fail [0-9]+')
 verdict() { if (($1 == 0)); then echo ok; else echo "FAILED (exit $1)"; fi; }
 echo
 echo "== summary =="
+echo "dotnet format:         $(verdict "$format_status")"
 echo "xunit (dotnet test):   $(verdict "$dotnet_status")  passed $dn_pass, failed $dn_fail"
 echo "e2e (supabase-js):     $(verdict "$e2e_status")  passed $e2e_pass, failed $e2e_fail"
 echo "total: $((dn_pass + e2e_pass)) passed, $((dn_fail + e2e_fail)) failed"
 
-if ((dotnet_status != 0 || e2e_status != 0)); then
+if ((format_status != 0 || dotnet_status != 0 || e2e_status != 0)); then
     exit 1
 fi
 exit 0

@@ -119,9 +119,18 @@ internal static class AdminEndpoints
         var role = string.IsNullOrEmpty(body.Role) ? jwt.DefaultGroupName : body.Role.Trim();
         DateTime? bannedUntil = ban is { } d && d != TimeSpan.Zero ? now + d : null;
 
-        await Hooks.UserCreation.BeforeAsync(http, new UserRow { Id = id, Aud = aud, Role = "", Email = email, Phone = phone,
-            RawAppMetaData = appMetadata.ToJsonString(), RawUserMetaData = userMetadata.ToJsonString(),
-            CreatedAt = DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc), UpdatedAt = DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc) }, ct);
+        await Hooks.UserCreation.BeforeAsync(http, new UserRow
+        {
+            Id = id,
+            Aud = aud,
+            Role = "",
+            Email = email,
+            Phone = phone,
+            RawAppMetaData = appMetadata.ToJsonString(),
+            RawUserMetaData = userMetadata.ToJsonString(),
+            CreatedAt = DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc),
+            UpdatedAt = DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc)
+        }, ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         // GoTrue answers a taken custom id with a 500 from the insert; a client mistake deserves a 4xx.
         if (await AdminQueries.UserExistsAsync(conn, id, ct))

@@ -172,8 +172,14 @@ internal static class SignupEndpoints
     {
         var user = new UserRow
         {
-            Id = Guid.NewGuid(), Aud = aud, Role = "", Email = email, Phone = phone,
-            ConfirmationSentAt = now, CreatedAt = now, UpdatedAt = now,
+            Id = Guid.NewGuid(),
+            Aud = aud,
+            Role = "",
+            Email = email,
+            Phone = phone,
+            ConfirmationSentAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
             RawAppMetaData = new JsonObject { ["provider"] = provider, ["providers"] = new JsonArray(provider) }.ToJsonString(),
             RawUserMetaData = (data ?? []).ToJsonString(),
         };

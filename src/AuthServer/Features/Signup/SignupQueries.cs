@@ -35,8 +35,17 @@ internal static class SignupQueries
             """,
             new
             {
-                id, aud, role, email, phone, passwordHash, now, provider, providerId = id.ToString(),
-                appMeta = appMeta.ToJsonString(), userMeta = userMeta.ToJsonString(),
+                id,
+                aud,
+                role,
+                email,
+                phone,
+                passwordHash,
+                now,
+                provider,
+                providerId = id.ToString(),
+                appMeta = appMeta.ToJsonString(),
+                userMeta = userMeta.ToJsonString(),
                 identityData = identityData.ToJsonString(),
             }, cancellationToken: ct));
     }
