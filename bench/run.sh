@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: every flow measured against the machine's floors in the same run.
 #
-#   bench/run.sh            # full: 3 repetitions, 10 s per measurement (about 25 min)
-#   bench/run.sh --quick    # smoke: 1 repetition, short measurements (about 6–8 min with the build)
+#   bench/run.sh            # full: 3 repetitions, 10 s per measurement (about 30–35 min)
+#   bench/run.sh --quick    # smoke: 1 repetition, short measurements (about 8–10 min with the build)
 #   bench/run.sh --quick --flows "getuser refresh"   # only some flows (and the floors they need)
 #
 # What it does (all on 127.0.0.1, torn down on exit):
@@ -47,7 +47,7 @@ CORES=$(nproc)
 if [[ -n "$QUICK" ]]; then
     DURATION=${BENCH_DURATION:-4}; WARMUP=${BENCH_WARMUP:-2}; FLOOR_DURATION=${BENCH_FLOOR_DURATION:-3}
     REPS=${BENCH_REPS:-1}; USERS=${BENCH_USERS:-10000}; IDLE_WAIT=${BENCH_IDLE_WAIT:-20}
-    OTP_USERS=${BENCH_OTP_USERS:-15000}; ID_TOKENS=${BENCH_ID_TOKENS:-8000}
+    OTP_USERS=${BENCH_OTP_USERS:-15000}; ID_TOKENS=${BENCH_ID_TOKENS:-5000}
 else
     DURATION=${BENCH_DURATION:-10}; WARMUP=${BENCH_WARMUP:-3}; FLOOR_DURATION=${BENCH_FLOOR_DURATION:-8}
     REPS=${BENCH_REPS:-3}; USERS=${BENCH_USERS:-50000}; IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
