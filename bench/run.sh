@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks: every flow measured against the machine's floors in the same run.
 #
-#   bench/run.sh            # full: 3 repetitions, 10 s per measurement (about 25 min)
-#   bench/run.sh --quick    # smoke: 1 repetition, short measurements (about 6–8 min with the build)
+#   bench/run.sh            # full: 3 repetitions, 10 s per measurement (about 30–35 min)
+#   bench/run.sh --quick    # smoke: 1 repetition, short measurements (about 8–10 min with the build)
 #   bench/run.sh --quick --flows "getuser refresh"   # only some flows (and the floors they need)
 #
 # What it does (all on 127.0.0.1, torn down on exit):
 #   1. builds the server (dotnet publish -c Release) and the helpers in bench/dotnet into bench/.build;
 #   2. starts a throwaway PostgreSQL (scripts/lib/postgres.sh; fsync on, as in production) and the server with
-#      production-like settings: bcrypt cost 10 (the default), an explicit pool, no rate limits (this server has
-#      none yet; GoTrue's would otherwise measure the limiter), anonymous sign-ins on, autoconfirm on;
+#      production-like settings: bcrypt cost 10 (the default), an explicit pool, rate limits opened wide (no
+#      request is refused; the limiter's bucket updates still run, as in production), anonymous sign-ins on, autoconfirm on;
 #   3. seeds users/sessions/refresh tokens through the database (bench/seed.sql) and mints access tokens;
 #   4. measures the floors (bcrypt hash/verify with threads = cores; pgbench scripts with the flows' SQL;
 #      bench/dotnet/FloorHttp = one HS256 check + one indexed SELECT under the same wrk settings),
@@ -19,8 +19,9 @@
 #
 # Settings (env): BENCH_DURATION, BENCH_WARMUP, BENCH_FLOOR_DURATION (seconds), BENCH_REPS, BENCH_USERS,
 # BENCH_POOL (server pool = pgbench clients cap), BENCH_CONNS (default "1 <cores> 64"), BENCH_IDLE_WAIT (s to
-# wait for an idle machine), AUTHSERVER_DLL (skip publishing the server), KEEP_BENCH_TMP=1.
-# Needs: dotnet (SDK 10), PostgreSQL 15 server binaries + pgbench + psql, wrk, curl, jq.
+# wait for an idle machine), BENCH_OTP_USERS (codes issued before each otp_verify measurement), BENCH_ID_TOKENS
+# (ID tokens minted for the idtoken flow), AUTHSERVER_DLL (skip publishing the server), KEEP_BENCH_TMP=1.
+# Needs: dotnet (SDK 10), PostgreSQL 15 server binaries + pgbench + psql, wrk, curl, jq; node for the idtoken flow.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/../scripts/lib
 
@@ -46,9 +47,11 @@ CORES=$(nproc)
 if [[ -n "$QUICK" ]]; then
     DURATION=${BENCH_DURATION:-4}; WARMUP=${BENCH_WARMUP:-2}; FLOOR_DURATION=${BENCH_FLOOR_DURATION:-3}
     REPS=${BENCH_REPS:-1}; USERS=${BENCH_USERS:-10000}; IDLE_WAIT=${BENCH_IDLE_WAIT:-20}
+    OTP_USERS=${BENCH_OTP_USERS:-15000}; ID_TOKENS=${BENCH_ID_TOKENS:-5000}
 else
     DURATION=${BENCH_DURATION:-10}; WARMUP=${BENCH_WARMUP:-3}; FLOOR_DURATION=${BENCH_FLOOR_DURATION:-8}
     REPS=${BENCH_REPS:-3}; USERS=${BENCH_USERS:-50000}; IDLE_WAIT=${BENCH_IDLE_WAIT:-120}
+    OTP_USERS=${BENCH_OTP_USERS:-30000}; ID_TOKENS=${BENCH_ID_TOKENS:-16000}
 fi
 POOL=${BENCH_POOL:-16}
 CONNS=${BENCH_CONNS:-"1 $CORES 64"}
@@ -77,19 +80,19 @@ fi
 pg_require_binaries
 
 # --- flows ---------------------------------------------------------------------------------------------
-declare -A F_DESC F_FLOOR F_TARGET F_ALSO F_PENDING F_MIX F_CONNS F_ENV F_STORM
+declare -A F_DESC F_FLOOR F_TARGET F_ALSO F_PENDING F_MIX F_CONNS F_ENV F_STORM F_LINES
 declare -A F_REQS # name -> newline-separated request specs
 ALL_FLOWS=()
 load_flow() { # file
     local file=$1 name
     name=$(basename "$file" .flow)
     FLOW_DESC="" FLOW_FLOOR="" FLOW_TARGET=0 FLOW_ALSO="" FLOW_PENDING="" FLOW_MIX="" FLOW_CONNS_ONLY="" FLOW_STORM=""
-    FLOW_REQS=() FLOW_ENV=()
+    FLOW_REQS=() FLOW_ENV=() FLOW_LINES=""
     # shellcheck disable=SC1090
     source "$file"
     F_DESC[$name]=$FLOW_DESC; F_FLOOR[$name]=$FLOW_FLOOR; F_TARGET[$name]=$FLOW_TARGET; F_ALSO[$name]=$FLOW_ALSO
     F_PENDING[$name]=$FLOW_PENDING; F_MIX[$name]=$FLOW_MIX; F_CONNS[$name]=${FLOW_CONNS_ONLY:-$CONNS}
-    F_STORM[$name]=$FLOW_STORM
+    F_STORM[$name]=$FLOW_STORM; F_LINES[$name]=$FLOW_LINES
     F_ENV[$name]="${FLOW_ENV[*]:-}"
     F_REQS[$name]=$(printf '%s\n' "${FLOW_REQS[@]:-}")
     ALL_FLOWS+=("$name")
@@ -129,6 +132,14 @@ for name in "${FLOWS[@]}"; do
     done
 done
 
+# Single-use values ({line}) some flows need: OTP codes seeded in the database, ID tokens from a local issuer.
+NEED_OTP="" NEED_OIDC=""
+for name in "${FLOWS[@]}"; do
+    [[ -z "${F_PENDING[$name]}" ]] || continue
+    case ${F_LINES[$name]} in otp_codes) NEED_OTP=1 ;; id_tokens) NEED_OIDC=1 ;; esac
+done
+if [[ -n "$NEED_OIDC" ]]; then command -v node >/dev/null 2>&1 || die "the idtoken flow needs node (the local OIDC issuer)"; fi
+
 # --- work dir, clean-up ------------------------------------------------------------------------------
 STAMP=$(date -u +%Y-%m-%d-%H%M)${QUICK:+-quick}
 [[ -e "$HERE/results/$STAMP" ]] && STAMP=$(date -u +%Y-%m-%d-%H%M%S)${QUICK:+-quick}
@@ -140,7 +151,7 @@ JSONL="$RAW/results.jsonl"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/authserver-bench.XXXXXX")
 chmod 755 "$WORK"
 PG_DATA="$WORK/pg/data"
-SERVER_PID="" FLOOR_PID="" B_PID=""
+SERVER_PID="" FLOOR_PID="" B_PID="" ISSUER_PID=""
 stop_pid() {
     local pid=$1
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -158,6 +169,7 @@ cleanup() {
     stop_pid "$SERVER_PID"
     stop_pid "$FLOOR_PID"
     stop_pid "$B_PID"
+    stop_pid "$ISSUER_PID"
     pg_stop "$PG_DATA"
     [[ -n "${KEEP_BENCH_TMP:-}" ]] && log "kept $WORK" || rm -rf "$WORK"
     exit "$code"
@@ -226,13 +238,27 @@ SERVER_ENV=(
     GOTRUE_DB_MAX_POOL_SIZE="$POOL" GOTRUE_API_HOST=127.0.0.1
     GOTRUE_JWT_AUD=authenticated GOTRUE_JWT_DEFAULT_GROUP_NAME=authenticated GOTRUE_JWT_ADMIN_ROLES=service_role
     GOTRUE_MAILER_AUTOCONFIRM=true GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED=true
-    # GoTrue's limits, opened wide: a benchmark must not measure the limiter (ignored until we have one).
+    # The limits, opened wide: nothing is refused (a benchmark must not measure 429s), the bucket updates still run.
     GOTRUE_RATE_LIMIT_TOKEN_REFRESH=1000000000 GOTRUE_RATE_LIMIT_ANONYMOUS_USERS=1000000000
     GOTRUE_RATE_LIMIT_OTP=1000000000 GOTRUE_RATE_LIMIT_VERIFY=1000000000 GOTRUE_RATE_LIMIT_SIGN_UPS=1000000000
     GOTRUE_RATE_LIMIT_EMAIL_SENT=1000000000
 )
+# The idtoken flow's local OIDC issuer (the e2e suite's), started before the server, which reads its URL.
+OIDC_URL=""
+if [[ -n "$NEED_OIDC" ]]; then
+    OIDC_PORT=$(pg_free_port "")
+    OIDC_URL="http://127.0.0.1:$OIDC_PORT"
+    node "$ROOT/tests/e2e/lib/oidc-issuer.mjs" "$OIDC_PORT" >"$RAW/oidc-issuer.log" 2>&1 &
+    ISSUER_PID=$!
+    until curl -fsS -o /dev/null "$OIDC_URL/.well-known/openid-configuration" 2>/dev/null; do
+        kill -0 "$ISSUER_PID" 2>/dev/null || { cat "$RAW/oidc-issuer.log" >&2; die "the OIDC issuer exited at start-up"; }
+        sleep 0.1
+    done
+    log "OIDC issuer on $OIDC_URL"
+fi
 for name in "${FLOWS[@]}"; do
-    for kv in ${F_ENV[$name]}; do SERVER_ENV+=("$kv"); done
+    [[ -z "${F_PENDING[$name]}" ]] || continue
+    for kv in ${F_ENV[$name]}; do SERVER_ENV+=("${kv//\{oidc_issuer\}/$OIDC_URL}"); done
 done
 # Each build runs from a private copy whose main assembly is renamed: on a shared machine other people's
 # clean-up scripts kill processes by the name AuthServer.dll (seen twice mid-run), which would end ours.
@@ -292,6 +318,31 @@ refresh_tokens() { # the live token of every flow-owned session (1..users/2), fr
                   order by rt.session_id, rt.id desc" | shuf >"$REFRESH"
 }
 
+LINES="$WORK/lines.txt"
+: >"$LINES"
+if [[ -n "$NEED_OTP" ]]; then
+    log "seeding $OTP_USERS OTP users"
+    psql -qAt -v otp_users="$OTP_USERS" -f "$HERE/seed-otp.sql" >/dev/null
+fi
+ID_TOKENS_FILE="$WORK/id-tokens.txt"
+if [[ -n "$NEED_OIDC" ]]; then
+    log "minting $ID_TOKENS ID tokens at the local issuer"
+    # Valid for the whole run (a full run takes about half an hour).
+    node "$HERE/oidc-mint.mjs" "$OIDC_URL" "$ID_TOKENS" 7200 >"$ID_TOKENS_FILE"
+fi
+# prepare_lines <flow>: fresh single-use values in $LINES before each wrk run of a flow that uses {line}.
+prepare_lines() {
+    case ${F_LINES[$1]} in
+        otp_codes) # a new code for every OTP user; wrk sends each address once
+            psql -qAt -v otp_users="$OTP_USERS" -f "$HERE/otp-codes.sql" >/dev/null
+            seq 1 "$OTP_USERS" | sed 's/^/otp/; s/$/@bench.local/' | shuf >"$LINES" ;;
+        id_tokens) # the server takes each token once: forget the ones used so far
+            psql -qAt -c "truncate authserver.used_id_tokens" >/dev/null
+            shuf "$ID_TOKENS_FILE" >"$LINES" ;;
+        *) : ;;
+    esac
+}
+
 FLOOR_PORT=$(pg_free_port "")
 FLOOR_URL="http://127.0.0.1:$FLOOR_PORT"
 FLOOR_PG="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=authbench;Maximum Pool Size=$POOL;Max Auto Prepare=$MAX_AUTO_PREPARE;Timezone=UTC"
@@ -319,7 +370,7 @@ wrk_run() {
     local pid=$1 url=$2 conns=$3 secs=$4 raw=$5; shift 5
     local threads=$((conns < WRK_THREADS ? conns : WRK_THREADS)) i=0
     local -a env=(BENCH_THREADS="$threads" BENCH_USERS="$USERS" BENCH_ACCESS="$ACCESS" BENCH_REFRESH="$REFRESH"
-        BENCH_RUNID="$(date +%s%N)" BENCH_REQS=$#)
+        BENCH_RUNID="$(date +%s%N)" BENCH_REQS=$# BENCH_LINES="$LINES")
     for spec in "$@"; do i=$((i + 1)); env+=("BENCH_REQ_$i=$spec"); done
     local c0 p0 c1 p1 out
     c0=$(proc_ticks "$pid"); p0=$(pg_ticks)
@@ -341,8 +392,10 @@ measure_flow() { # name conns rep [B]
     if [[ -n "$variant" ]]; then pid=$B_PID url=$B_API label="$name@B"; fi
     while IFS= read -r s; do [[ -n "$s" ]] && specs+=("$s"); done <<<"${F_REQS[$name]}"
     uses_refresh "${specs[@]}" && refresh_tokens
+    prepare_lines "$name"
     wrk_run "$pid" "$url" "$conns" "$WARMUP" "" "${specs[@]}" >/dev/null
     uses_refresh "${specs[@]}" && refresh_tokens
+    prepare_lines "$name"
     echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # VmHWM from here on
     local r storm_pid=""
     if [[ -n "${F_STORM[$name]}" ]]; then

@@ -6,6 +6,8 @@
 --   BENCH_ACCESS        file of access tokens, one a line (auth = access)
 --   BENCH_REFRESH       file of refresh tokens; thread t of BENCH_THREADS takes every BENCH_THREADS-th line
 --   BENCH_RUNID         makes {uniq} unique across runs
+--   BENCH_LINES         file of single-use values for {line} (an OTP user's address, an ID token); thread t of
+--                       BENCH_THREADS takes every BENCH_THREADS-th line, each line is sent once
 -- Refresh tokens are used once: a request takes one from the thread's queue, and the refresh_token of any
 -- response goes back in. done() prints one JSON line (prefixed BENCH_JSON) with throughput inputs,
 -- latency percentiles and the count of every HTTP status.
@@ -18,8 +20,8 @@ function setup(thread)
 end
 
 local reqs, total_weight = {}, 0
-local users, access, refresh, uniq = 1, {}, {}, 0
-local track_refresh = false
+local users, access, refresh, lines, uniq = 1, {}, {}, {}, 0
+local track_refresh, use_lines = false, false
 statuses = {}
 
 local function split(s)
@@ -41,6 +43,7 @@ function init(args)
     local r = { weight = tonumber(f[1]), method = f[2], path = f[3], auth = f[4], body = f[5] }
     if r.body == "" then r.body = nil end
     if (r.body or ""):find("{refresh}", 1, true) then track_refresh = true end
+    if (r.body or ""):find("{line}", 1, true) or r.path:find("{line}", 1, true) then use_lines = true end
     total_weight = total_weight + r.weight
     table.insert(reqs, r)
   end
@@ -54,6 +57,14 @@ function init(args)
       i = i + 1
     end
   end
+  local lf = os.getenv("BENCH_LINES")
+  if use_lines and lf and lf ~= "" then
+    local i = 0
+    for line in io.lines(lf) do
+      if i % nthreads == tid - 1 then lines[#lines + 1] = line end
+      i = i + 1
+    end
+  end
 end
 
 local runid = os.getenv("BENCH_RUNID") or tostring(os.time())
@@ -64,6 +75,12 @@ local function fill(s)
   s = s:gsub("{refresh}", function()
     -- An empty queue (only after failed refreshes) sends a token that can't exist: it shows up as a 400.
     return table.remove(refresh, 1) or "zzzzzzzzzzzz"
+  end)
+  s = s:gsub("{line}", function()
+    -- Used up (the run outlasted the seeded values): a value that can't be valid, shows up as a 4xx.
+    local v = lines[#lines]
+    lines[#lines] = nil
+    return v or "exhausted"
   end)
   return s
 end

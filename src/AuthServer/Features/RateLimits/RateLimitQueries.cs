@@ -14,12 +14,17 @@ internal static class RateLimitQueries
     /// Refill the bucket for the time since its last use, then take one token if there is one: one
     /// statement, so concurrent requests on any replica serialise on the row (no read-then-write race).
     /// A bucket that is empty stays at its refilled level (a refused request costs nothing).
+    /// Committed with `synchronous_commit = off` (this transaction only): every request of a client IP
+    /// updates the same row, and with a synchronous commit the row stays locked until the WAL flush, which
+    /// capped all limited routes together at one flush per request (bench/RESULTS.md). Losing the last
+    /// fraction of a second of counts in a crash is harmless for a limiter (GoTrue's lives in memory).
     public static Task<TakeResult> TakeAsync(NpgsqlConnection conn, string key, double capacity, double refillPerSecond,
         DateTime now, CancellationToken ct) =>
         conn.QuerySingleAsync<TakeResult>(new CommandDefinition(
             """
             insert into authserver.rate_limit_buckets as r (key, tokens, allowed, updated_at, expires_at)
-            values (@key, greatest(@capacity - 1, 0), @capacity >= 1, @now, @now + make_interval(secs => @full))
+            select @key, greatest(@capacity - 1, 0), @capacity >= 1, @now, @now + make_interval(secs => @full)
+            from (select set_config('synchronous_commit', 'off', true)) as async_commit
             on conflict (key) do update set
                 allowed = least(@capacity, r.tokens
                     + greatest(0, extract(epoch from (@now - r.updated_at))::float8) * @rate) >= 1,
