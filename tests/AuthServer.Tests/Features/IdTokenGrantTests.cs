@@ -355,6 +355,29 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
     }
 
     [Fact]
+    [Trait("catalogue", "C4")]
+    public async Task IdToken_ParallelFirstSignInsOfOneNewSubject_AllSucceedWithOneUser()
+    {
+        // Found by the benchmark: two first sign-ins at once used to collide on the email's unique index (400).
+        var sub = "first-" + Guid.NewGuid().ToString("N");
+        var email = OidcFixture.NewEmail("first");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => server.IdTokenGrantAsync(new
+        {
+            provider = "google",
+            id_token = server.Google.Sign(server.Google.Claims(OidcFixture.GoogleClientId, sub, email, true, server.Clock.GetUtcNow().AddSeconds(i))),
+        })));
+
+        foreach (var r in responses)
+            Assert.True(r.StatusCode == HttpStatusCode.OK, $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        var ids = new HashSet<string>();
+        foreach (var r in responses)
+            ids.Add((string)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["user"]!["id"]!);
+        Assert.Single(ids);
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.users where email = @email", new { email }));
+    }
+
+    [Fact]
     public async Task IdToken_LinkIdentityWithoutSession_OAuthError()
     {
         var (token, _, _) = server.GoogleToken();

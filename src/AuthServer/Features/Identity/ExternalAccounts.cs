@@ -3,6 +3,7 @@ using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
 using AuthServer.Mail;
+using Dapper;
 using Npgsql;
 
 namespace AuthServer.Features.Identity;
@@ -34,6 +35,17 @@ internal static class ExternalAccounts
         Guid userId;
         Guid identityId;
         var created = false;
+
+        // Two first sign-ins of one new subject at once would both create a user and one would fail on the
+        // email's unique index: serialise them per (provider, sub, email) for this transaction, so the second
+        // finds what the first created.
+        await conn.ExecuteAsync(new CommandDefinition(
+            "select pg_advisory_xact_lock(hashtextextended(@key, 0))",
+            new { key = $"external:{provider}:{data.Subject}" }, cancellationToken: ct));
+        if (candidate is not null)
+            await conn.ExecuteAsync(new CommandDefinition(
+                "select pg_advisory_xact_lock(hashtextextended(@key, 0))",
+                new { key = $"external-email:{candidate}" }, cancellationToken: ct));
 
         // The identity is keyed by (provider, sub) only: never by email (security-tests I8).
         var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
