@@ -153,7 +153,10 @@ public sealed class SignupPasswordPolicyTests(StrictPasswordFixture server) : IC
     [Fact]
     public async Task Signup_PasswordMeetingPolicy_ReturnsSession()
     {
-        await server.SignUpAsync(AuthServerFixture.NewEmail(), "Strong3rPassword");
+        var session = await server.SignUpAsync(AuthServerFixture.NewEmail(), "Strong3rPassword");
+
+        ApiAssert.Session(session, server.Clock);
+        Assert.Null(session["weak_password"]);
     }
 
     [Fact]
