@@ -46,7 +46,10 @@ begin
             with check (auth.uid() = id);
     end if;
 
-    if not pg_has_role(current_user, 'authenticated', 'MEMBER') then
+    -- PostgreSQL 16 separates membership from the SET option that SET ROLE needs.
+    if not (case when current_setting('server_version_num')::int >= 160000
+                 then pg_has_role(current_user, 'authenticated', 'SET')
+                 else pg_has_role(current_user, 'authenticated', 'MEMBER') end) then
         begin
             execute format('grant authenticated to %I', current_user);
         exception when others then
