@@ -129,8 +129,18 @@ fi
 # recovery and email-change mails still go to the local inbox. GOTRUE_MAILER_AUTOCONFIRM=false to try
 # the confirmation flow.
 : "${GOTRUE_MAILER_AUTOCONFIRM:=true}"
+# Off by default in the server (review L-2), on here so a developer sees them: /openapi.json on the API
+# port, and Prometheus /metrics on a listener of its own (next free port from 9100).
+: "${GOTRUE_OPENAPI_ENABLED:=true}"
+: "${GOTRUE_METRICS_ENABLED:=true}"
+METRICS_URL=""
+if [[ "$GOTRUE_METRICS_ENABLED" == "true" ]]; then
+    : "${GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT:=$(pg_free_port 9100)}"
+    export GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT
+    METRICS_URL="http://localhost:$GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT/metrics"
+fi
 export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
-    GOTRUE_MAILER_AUTOCONFIRM
+    GOTRUE_MAILER_AUTOCONFIRM GOTRUE_OPENAPI_ENABLED GOTRUE_METRICS_ENABLED
 
 ANON_KEY=$(mint_api_key anon "$GOTRUE_JWT_SECRET")
 SERVICE_ROLE_KEY=$(mint_api_key service_role "$GOTRUE_JWT_SECRET")
@@ -177,6 +187,7 @@ AuthServer is running.
         anon key: $ANON_KEY
 service_role key: $SERVICE_ROLE_KEY
            inbox: ${INBOX_URL:-"(GOTRUE_SMTP_HOST=${GOTRUE_SMTP_HOST:-none})"}
+         metrics: ${METRICS_URL:-"(GOTRUE_METRICS_ENABLED=$GOTRUE_METRICS_ENABLED)"}
 
   createClient('http://localhost:$PORT', '<anon key>')  — routes answer at / and under /auth/v1.
   Ctrl-C to stop.

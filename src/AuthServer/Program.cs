@@ -74,7 +74,9 @@ catch (ConfigException e)
     return 1;
 }
 
-// GoTrue's metrics settings move /metrics to its own listener; otherwise it is served on the API port.
+// As GoTrue: /metrics exists only with GOTRUE_METRICS_ENABLED, and then only on its own listener, never the
+// API port (review L-2). /openapi.json on the API port is opt-in (ours; README "Where we deliberately differ").
+var openApiEnabled = env.Bool("GOTRUE_OPENAPI_ENABLED", false);
 var metricsPort = env.Bool("GOTRUE_METRICS_ENABLED", false) ? env.Int("GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT", 9100, 1, 65535) : 0;
 builder.WebHost.UseUrls(metricsPort == 0
     ? [$"http://{(api.Host.Length == 0 ? "*" : api.Host)}:{api.Port}"]
@@ -137,12 +139,16 @@ await DbConnectionQueries.SeedDefaultAsync(dataSource, dbConnectionOptions.Defau
     dbConnectionOptions.WelcomeEmailEnabled, app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime,
     app.Lifetime.ApplicationStopping);
 
+// The metrics listener answers /metrics and nothing else, as GoTrue's own metrics server. Branched before
+// routing, so the API's endpoints are never selected there (prometheus-net's port filter left a 500 on the API
+// port's /metrics).
+if (metricsPort != 0)
+    app.MapWhen(http => http.Connection.LocalPort == metricsPort, metrics => metrics.UseMetricServer("/metrics"));
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
 // CORS outside the exception handler: browsers must be able to read error bodies too.
 app.UseCors();
-if (metricsPort != 0) app.UseMetricServer(metricsPort);
 // Metrics outside the exception handler, so failed requests are counted with their final status.
 app.UseHttpMetrics();
 app.UseAuthMetrics();
@@ -154,8 +160,7 @@ app.UseAfterUserCreatedHooks();
 
 app.MapHealth();
 app.MapReady();
-if (metricsPort == 0) app.MapMetrics("/metrics");
-app.MapOpenApi("/openapi.json");
+if (openApiEnabled) app.MapOpenApi("/openapi.json");
 app.MapSignup();
 app.MapToken();
 app.MapUser();

@@ -29,9 +29,14 @@ internal sealed class DbConnectionOptions
     /// <summary>`GOTRUE_RATE_LIMIT_DBCONNECTIONS_SIGNUP`: requests per minute per client IP (default 5,
     /// 0 = unlimited), counted in PostgreSQL so every instance shares the budget.</summary>
     public int RateLimitPerMinute { get; init; } = 5;
+    /// <summary>`GOTRUE_DBCONNECTIONS_ENUMERATION_SAFE` (ours, default false): an address that already has an
+    /// account gets the same 200 as a new one (with a made-up user_id, nothing changed, no mail) instead of
+    /// Auth0's 409 `email_taken`, so the route stops telling who has an account (review L-1).</summary>
+    public bool EnumerationSafe { get; init; }
 
     public static DbConnectionOptions Load(EnvReader env) => new()
     {
+        EnumerationSafe = env.Bool("GOTRUE_DBCONNECTIONS_ENUMERATION_SAFE", false),
         DefaultName = env.String("GOTRUE_DBCONNECTIONS_DEFAULT_NAME") ?? "Username-Password-Authentication",
         ClientIds = env.List("GOTRUE_DBCONNECTIONS_CLIENT_IDS"),
         VerifyEmailAutoSend = env.Bool("GOTRUE_DBCONNECTIONS_VERIFY_EMAIL_AUTO_SEND", true),

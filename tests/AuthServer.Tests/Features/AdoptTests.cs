@@ -110,6 +110,9 @@ public sealed class AdoptTests(GoTrueFixture server) : IClassFixture<GoTrueFixtu
     [Fact]
     public async Task Refresh_GoTrueV1ParentOfActiveToken_ReturnsTheActiveToken()
     {
+        // Rotated just now: the parent rule holds for the reuse interval, at least 10 s (review I-1).
+        await server.Db.ExecuteAsync("update auth.refresh_tokens set updated_at = @now where token = 'fixtureoldaa'",
+            new { now = server.Clock.GetUtcNow().UtcDateTime });
         using var client = server.CreateClient();
 
         var refreshed = await server.OkJsonAsync(await Refresh.PostAsync(client, "fixtureoldaa"));

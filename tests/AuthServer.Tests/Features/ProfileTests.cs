@@ -115,8 +115,9 @@ public sealed class ProfileTests(AuthServerFixture server) : IClassFixture<AuthS
     [Fact]
     public async Task Patch_ColumnAddedByAppMigration_IsWritableWithItsType()
     {
-        // Writable columns are discovered in the database, so an app's own column just works.
+        // Writable columns are discovered in the database; an app's own column is writable once granted (README "Profiles").
         await server.Db.ExecuteAsync("alter table public.users add column if not exists age integer check (age >= 0)");
+        await server.Db.ExecuteAsync("grant update (age) on public.users to authenticated");
         var session = await NewSessionAsync();
         using var client = server.CreateClient(bearer: Token(session));
 
@@ -128,6 +129,51 @@ public sealed class ProfileTests(AuthServerFixture server) : IClassFixture<AuthS
         await server.AssertErrorBothShapesAsync(c => c.PatchAsJsonAsync("/profile", new { age = -1 }),
             400, "validation_failed", bearer: Token(session), messagePrefix: "Invalid profile value: ");
         Assert.Equal(42, await server.Db.ScalarAsync<int>("select age from public.users where id = @id::uuid", new { id = Id(session) }));
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-3")]
+    public async Task M3_PatchColumnWithoutGrant_Returns403AndChangesNothing()
+    {
+        // Review M-3: a column the app added (and did not grant) was written as the server's own role.
+        await server.Db.ExecuteAsync("alter table public.users add column if not exists is_admin boolean not null default false");
+        var session = await NewSessionAsync(new { name = "Keep" });
+
+        await server.AssertErrorBothShapesAsync(c => c.PatchAsJsonAsync("/profile", new { is_admin = true }),
+            403, "profile_field_not_writable", bearer: Token(session), messagePrefix: "Profile field not writable: ");
+        await server.AssertErrorBothShapesAsync(c => c.PatchAsJsonAsync("/profile", new { display_name = "Changed", is_admin = true }),
+            403, "profile_field_not_writable", bearer: Token(session));
+
+        var row = await server.Db.SingleAsync<(bool IsAdmin, string DisplayName)>(
+            "select is_admin, display_name from public.users where id = @id::uuid", new { id = Id(session) });
+        Assert.False(row.IsAdmin);
+        Assert.Equal("Keep", row.DisplayName);
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-3")]
+    public async Task M3_PatchColumnGrantedToAuthenticated_Returns200()
+    {
+        await server.Db.ExecuteAsync("alter table public.users add column if not exists plan text not null default 'free'");
+        await server.Db.ExecuteAsync("grant update (plan) on public.users to authenticated");
+        var session = await NewSessionAsync();
+        using var client = server.CreateClient(bearer: Token(session));
+
+        var updated = await server.OkJsonAsync(await client.PatchAsJsonAsync("/profile", new { plan = "pro", display_name = "Pro" }));
+
+        Assert.Equal("pro", (string?)updated["plan"]);
+        Assert.Equal("pro", await server.Db.ScalarAsync<string>("select plan from public.users where id = @id::uuid", new { id = Id(session) }));
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-3")]
+    public async Task M3_ShippedGrants_AreColumnLevelOnly()
+    {
+        Assert.False(await server.Db.ScalarAsync<bool>("select has_table_privilege('authenticated', 'public.users', 'UPDATE')"));
+        Assert.False(await server.Db.ScalarAsync<bool>("select has_table_privilege('authenticated', 'public.users', 'INSERT')"));
+        Assert.True(await server.Db.ScalarAsync<bool>("select has_column_privilege('authenticated', 'public.users', 'display_name', 'UPDATE')"));
+        Assert.True(await server.Db.ScalarAsync<bool>("select has_column_privilege('authenticated', 'public.users', 'avatar_url', 'UPDATE')"));
+        Assert.False(await server.Db.ScalarAsync<bool>("select has_column_privilege('authenticated', 'public.users', 'id', 'UPDATE')"));
     }
 
     [Fact]
@@ -210,6 +256,21 @@ public sealed class ProfileManualTests(ProfileManualFixture server) : IClassFixt
         var conflict = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync("/profile", new { display_name = "Again" }),
             409, "already_registered", "User is already registered");
         Assert.True(JsonNode.DeepEquals(row, conflict["profile"]));
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-3")]
+    public async Task M3_PostColumnWithoutGrant_Returns403AndCreatesNoRow()
+    {
+        await server.Db.ExecuteAsync("alter table public.users add column if not exists credits integer not null default 0");
+        var session = await server.SignUpAsync(AuthServerFixture.NewEmail(), "correct-horse-battery");
+        var token = (string)session["access_token"]!;
+        var id = (string)session["user"]!["id"]!;
+
+        await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync("/profile", new { display_name = "Rich", credits = 999 }),
+            403, "profile_field_not_writable", bearer: token);
+
+        Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from public.users where id = @id::uuid", new { id }));
     }
 
     [Fact]

@@ -102,6 +102,27 @@ public sealed class TokenRefreshTests(AuthServerFixture server) : IClassFixture<
     }
 
     [Fact]
+    public async Task I1_ParentPresentedAfterParentWindow_IsReuseAndRevokesFamily()
+    {
+        // Review I-1: a just-rotated token that leaked used to return the live token at any later time.
+        // The parent rule now holds for the reuse interval with a 10 s floor (the interval is 0 here).
+        var (_, _, signup) = await server.NewUserAsync();
+        var sessionId = Refresh.SessionId(signup);
+        var t0 = Refresh.Token(signup);
+        var t1 = Refresh.Token(await Refresh.OkAsync(server, t0));
+        server.Clock.Advance(TimeSpan.FromSeconds(11));
+        using var client = server.CreateClient(apiVersion: AuthServerFixture.ApiVersion2024);
+
+        var response = await Refresh.PostAsync(client, t0);
+
+        await ApiAssert.ErrorAsync(response, 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
+        var rows = await Refresh.RowsAsync(server, sessionId);
+        Assert.Equal([t0, t1], rows.Select(r => r.Token));
+        Assert.All(rows, r => Assert.True(r.Revoked, $"{r.Token} should be revoked"));
+        await ApiAssert.ErrorAsync(await Refresh.PostAsync(client, t1), 400, "refresh_token_already_used", "Invalid Refresh Token: Already Used");
+    }
+
+    [Fact]
     public async Task Token_RefreshRevokedTokenReusedOutsideInterval_Returns400AlreadyUsedAndRevokesSessionTokens()
     {
         var (_, _, signup) = await server.NewUserAsync();

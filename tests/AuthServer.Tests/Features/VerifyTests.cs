@@ -117,7 +117,7 @@ public sealed class VerifyTests(EmailFixture server) : IClassFixture<EmailFixtur
 
     [Fact]
     [Trait("catalogue", "O1")]
-    public async Task VerifyPost_FiveWrongCodes_VoidTheCodeEvenForTheRightOne()
+    public async Task VerifyPost_FiveWrongCodes_CloseTheCodeToThatClientEvenForTheRightOne()
     {
         var (email, mail, id) = await SignUpAsync();
         var wrong = mail.Code == "000000" ? "000001" : "000000";

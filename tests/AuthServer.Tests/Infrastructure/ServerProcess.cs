@@ -116,7 +116,7 @@ public sealed class ServerProcess : IAsyncDisposable
         lock (output) output.AppendLine(line);
     }
 
-    static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

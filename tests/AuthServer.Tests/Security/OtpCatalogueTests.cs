@@ -35,7 +35,7 @@ public sealed class OtpCatalogueTests(EmailFixture server) : IClassFixture<Email
     [Fact]
     [Trait("catalogue", "O1")]
     [Trait("catalogue", "C4")]
-    public async Task VerifyPost_FiftyParallelWrongGuesses_AtMostFiveEvaluatedAndTheRightCodeIsVoid()
+    public async Task VerifyPost_FiftyParallelWrongGuesses_AtMostFiveEvaluatedAndTheRightCodeIsClosedToThatClient()
     {
         var (email, mail, id) = await SignUpAsync();
         var hash = await server.Db.ScalarAsync<string>("select confirmation_token from auth.users where id = @id", new { id });
@@ -44,11 +44,12 @@ public sealed class OtpCatalogueTests(EmailFixture server) : IClassFixture<Email
 
         foreach (var guess in guesses)
             await ApiAssert.ErrorAsync(guess, 403, "otp_expired", "Token has expired or is invalid");
-        // Each evaluated guess is one increment of the code's counter in PostgreSQL; once it reaches 5 the code is void
-        // and later guesses have nothing left to evaluate.
+        // Each evaluated guess is one increment of the code's counter in PostgreSQL; once it reaches 5 the code is
+        // closed to this client and later guesses are not evaluated. The token itself is kept (review M-2): the
+        // mailed link still carries it (Security/OtpLinkVoidingTests).
         Assert.Equal(VerifyCap, await server.Db.ScalarAsync<int>(
             "select failures from authserver.otp_failures where token_hash = @hash", new { hash }));
-        Assert.Equal("", await server.Db.ScalarAsync<string>("select confirmation_token from auth.users where id = @id", new { id }));
+        Assert.Equal(hash, await server.Db.ScalarAsync<string>("select confirmation_token from auth.users where id = @id", new { id }));
         await ApiAssert.ErrorAsync(await VerifyAsync("signup", email, mail.Code), 403, "otp_expired");
         Assert.Null(await server.Db.ScalarAsync<DateTime?>("select email_confirmed_at from auth.users where id = @id", new { id }));
     }

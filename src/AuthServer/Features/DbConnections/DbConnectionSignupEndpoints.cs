@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.Captcha;
 using AuthServer.Features.Signup;
 using AuthServer.Features.RateLimits;
 using AuthServer.Http;
@@ -45,7 +46,7 @@ internal static class DbConnectionSignupEndpoints
 
     static async Task<IResult> SignupAsync(HttpContext http, NpgsqlDataSource db, DbConnectionOptions options,
         AuthOptions auth, JwtOptions jwt, Passwords passwords, Mailer mailer, TimeProvider clock, RateLimiter limiter,
-        CancellationToken ct)
+        CaptchaVerifier captcha, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets and client-address
@@ -57,6 +58,10 @@ internal static class DbConnectionSignupEndpoints
             if (!decision.Allowed)
                 throw RateLimiter.TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
         }
+
+        // The same captcha as /signup (review L-1: the client id is public, so this was a captcha bypass);
+        // after the rate limit, as GoTrue orders them. Errors keep this route's {code, message} shape.
+        await captcha.EnsureAsync(http, ct);
 
         var body = await BodyReader.ReadAsync<DbSignupRequest>(http.Request, ct);
         if (auth.DisableSignup)
@@ -92,7 +97,7 @@ internal static class DbConnectionSignupEndpoints
         await using var txConn = await db.OpenConnectionAsync(ct);
         await using var tx = await txConn.BeginTransactionAsync(ct);
         if (await DbConnectionQueries.EmailTakenAsync(txConn, email, ct))
-            throw Taken();
+            return Taken(options, auth);
         try
         {
             // The profile row (public.users) is created by the auth.users trigger in this transaction.
@@ -102,7 +107,7 @@ internal static class DbConnectionSignupEndpoints
         catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "users_email_partial_key" })
         {
             // A concurrent sign-up of the same address committed between our check and our insert.
-            throw Taken();
+            return Taken(options, auth);
         }
 
         if (auth.MailerAutoconfirm)
@@ -132,12 +137,7 @@ internal static class DbConnectionSignupEndpoints
         await tx.CommitAsync(ct);
         if (queued) mailer.Outbox.Notify();
 
-        return Results.Json(new JsonObject
-        {
-            ["status"] = "created",
-            ["user_id"] = userId.ToString(),
-            ["email_verified"] = user.EmailConfirmedAt is not null,
-        });
+        return Created(userId, user.EmailConfirmedAt is not null);
     }
 
     /// The named connection if the client may use it; without a name, the client's only connection.
@@ -174,5 +174,17 @@ internal static class DbConnectionSignupEndpoints
         };
     }
 
-    static ApiError Taken() => ApiError.Conflict(EmailTaken, "A user with this email address already exists");
+    /// Auth0's 409, or with `GOTRUE_DBCONNECTIONS_ENUMERATION_SAFE` the answer a new sign-up gets, with a
+    /// random user_id (as GoTrue's /signup answers a taken address with a made-up user). The password was
+    /// hashed either way, so the two answers cost the same.
+    static IResult Taken(DbConnectionOptions options, AuthOptions auth) => options.EnumerationSafe
+        ? Created(Guid.NewGuid(), emailVerified: auth.MailerAutoconfirm)
+        : throw ApiError.Conflict(EmailTaken, "A user with this email address already exists");
+
+    static IResult Created(Guid userId, bool emailVerified) => Results.Json(new JsonObject
+    {
+        ["status"] = "created",
+        ["user_id"] = userId.ToString(),
+        ["email_verified"] = emailVerified,
+    });
 }

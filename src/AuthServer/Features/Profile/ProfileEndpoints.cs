@@ -11,6 +11,8 @@ internal static class ProfileEndpoints
 {
     public const string ProfileNotFound = "profile_not_found";
     public const string AlreadyRegistered = "already_registered";
+    /// The database refused the write (SQLSTATE 42501: no column GRANT for `authenticated`, or RLS). Ours.
+    public const string FieldNotWritable = "profile_field_not_writable";
 
     public static void MapProfile(this IEndpointRouteBuilder app)
     {
@@ -35,6 +37,7 @@ internal static class ProfileEndpoints
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         EnsureWritable(fields, await ProfileQueries.WritableColumnsAsync(conn, ct));
+        await ActAsUserAsync(conn, auth, ct);
 
         var created = await WriteAsync(() => ProfileQueries.InsertAsync(conn, auth.User.Id, fields, clock.GetUtcNow().UtcDateTime, ct));
         if (created is null)
@@ -56,6 +59,7 @@ internal static class ProfileEndpoints
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         EnsureWritable(fields, await ProfileQueries.WritableColumnsAsync(conn, ct));
+        await ActAsUserAsync(conn, auth, ct);
 
         var updated = await WriteAsync(() => ProfileQueries.UpdateAsync(conn, auth.User.Id, fields, clock.GetUtcNow().UtcDateTime, ct))
             ?? throw NotFound();
@@ -74,6 +78,21 @@ internal static class ProfileEndpoints
         }
     }
 
+    /// The server's database role must be allowed to SET ROLE authenticated (migrations 0002, 0982): an
+    /// operator's problem, so a 500 that names it rather than a silent write as the server's own role.
+    static async Task ActAsUserAsync(NpgsqlConnection conn, AuthUser auth, CancellationToken ct)
+    {
+        try
+        {
+            await ProfileQueries.ActAsUserAsync(conn, auth.Claims.Root.GetRawText(), ct);
+        }
+        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.InvalidParameterValue)
+        {
+            throw new ApiError(500, ErrorCode.UnexpectedFailure,
+                "Profile writes need the database role \"authenticated\", which the server's database role cannot assume", e);
+        }
+    }
+
     /// A value PostgreSQL cannot store in its column (wrong type, NOT NULL, CHECK, an app's UNIQUE) is
     /// the caller's mistake: a 4xx naming the problem, not a 500.
     static async Task<JsonObject?> WriteAsync(Func<Task<JsonObject?>> write)
@@ -86,6 +105,10 @@ internal static class ProfileEndpoints
                                           || e.SqlState is PostgresErrorCodes.NotNullViolation or PostgresErrorCodes.CheckViolation)
         {
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid profile value: " + e.MessageText);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw ApiError.Forbidden(FieldNotWritable, "Profile field not writable: " + e.MessageText);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {

@@ -24,6 +24,15 @@ internal static class ProfileQueries
             order by ordinal_position
             """, new { readOnly = ReadOnlyColumns }, cancellationToken: ct))).AsList();
 
+    /// Review M-3: the rest of the transaction runs as `authenticated` with the caller's claims, as PostgREST
+    /// sets them (`set_config('request.jwt.claims', …, true)` and the role, both transaction-local), so
+    /// the database's column GRANTs and RLS policies decide what a user may write. The role is fixed, not
+    /// the token's `role` claim: a hook-shaped claim must never pick the database role.
+    public static Task ActAsUserAsync(NpgsqlConnection conn, string claims, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "select set_config('request.jwt.claims', @claims, true), set_config('role', 'authenticated', true)",
+            new { claims }, cancellationToken: ct));
+
     public static async Task<JsonObject?> FindAsync(NpgsqlConnection conn, Guid id, CancellationToken ct) =>
         Parse(await conn.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "select to_jsonb(u)::text from public.users u where u.id = @id", new { id }, cancellationToken: ct)));

@@ -72,10 +72,13 @@ internal static partial class RefreshTokenGrant
             issued = await RefreshQueries.SwapAsync(conn, state.User, state.Token, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
             issued = await MaybeUpgradeAsync(conn, session, issued, options, services.GetRequiredService<ColumnEncryption>(), ct);
         }
-        else if (state.Active is { } active && active.Parent == token)
+        else if (state.Active is { } active && active.Parent == token
+            && now <= Utc(state.Token.UpdatedAt).Add(ParentWindow(options)))
         {
             // The client never stored the previous response (or another tab already refreshed):
-            // hand back the token that replaced this one instead of minting another.
+            // hand back the token that replaced this one instead of minting another. Only within the
+            // parent window (review I-1): later, a just-rotated token that leaked would otherwise
+            // return the live token forever with no alarm, so it falls through to reuse below.
             issued = active.Token;
             await RefreshQueries.TouchSessionAsync(conn, state.User, session.Id, now, ip, ClientInfo.UserAgent(http), ct);
         }
@@ -87,8 +90,7 @@ internal static partial class RefreshTokenGrant
             // stolen family's tokens look fresh. Concurrent tabs are served by the parent rule above.
             // Outside the interval it is treated as theft: the whole family is revoked, and that
             // revocation is committed before the error.
-            var outsideInterval = now > DateTime.SpecifyKind(state.Token.UpdatedAt, DateTimeKind.Utc)
-                .AddSeconds(options.ReuseIntervalSeconds);
+            var outsideInterval = now > Utc(state.Token.UpdatedAt).AddSeconds(options.ReuseIntervalSeconds);
             if (outsideInterval && options.RotationEnabled)
             {
                 await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
@@ -106,10 +108,20 @@ internal static partial class RefreshTokenGrant
         return Results.Json(response, Json.Options);
     }
 
+    /// How long after its rotation (the revoked token's updated_at) the parent of the active token still
+    /// gets the active token back: the reuse interval, but at least <see cref="ParentWindowFloor"/>, so a
+    /// reuse interval of 0 (our default) keeps concurrent tabs and a lost response working. GoTrue has no
+    /// bound here (internal/tokens/service.go); README "Where we deliberately differ".
+    internal static TimeSpan ParentWindow(RefreshOptions options) =>
+        TimeSpan.FromSeconds(Math.Max(options.ReuseIntervalSeconds, ParentWindowFloor.TotalSeconds));
+
+    internal static readonly TimeSpan ParentWindowFloor = TimeSpan.FromSeconds(10);
+
+    static DateTime Utc(DateTime t) => DateTime.SpecifyKind(t, DateTimeKind.Utc);
+
     /// `tokenUpdatedAt` is the v1 token's updated_at (null for v2 tokens, which have no row).
     static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
     {
-        static DateTime Utc(DateTime t) => DateTime.SpecifyKind(t, DateTimeKind.Utc);
         if (session.NotAfter is { } notAfter && now > Utc(notAfter))
             throw Expired("Invalid Refresh Token: Session Expired");
         if (options.Timebox is { } timebox && now > Utc(session.CreatedAt) + timebox)

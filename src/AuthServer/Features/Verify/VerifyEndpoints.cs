@@ -20,8 +20,15 @@ internal static class VerifyEndpoints
         app.MapGet("/verify", VerifyGetAsync);
     }
 
-    /// Wrong codes allowed per code before it is void (ours; GoTrue has no cap).
+    /// Wrong codes allowed per code before it is void (ours; GoTrue has no cap). SMS and reauthentication
+    /// codes, which have no link, are voided at this count; an email code only closes to the client (below).
     public const int MaxFailures = 5;
+
+    /// Email codes (review M-2): a wrong code never voids the token, because the mailed link carries the
+    /// same token and anyone who knows the address could otherwise void it. The code path closes for one
+    /// client key after <see cref="MaxFailures"/> wrong codes, and for every client after this many in
+    /// total, so at most 10 of the 10^6 codes are ever tried per mailed code. The link keeps working.
+    public const int MaxEmailCodeFailuresTotal = 10;
 
     const string FirstLinkAccepted = "Confirmation link accepted. Please proceed to confirm link sent to the other email";
 
@@ -82,16 +89,20 @@ internal static class VerifyEndpoints
             if (locked is null) throw Invalid();
             if (locked.IsBanned(clock.GetUtcNow())) throw ApiError.Forbidden(ErrorCode.UserBanned, "User is banned");
             var tokens = await VerifyQueries.LoadTokensAsync(conn, locked.Id, ct);
-            var candidates = Candidates(type, locked, tokens);
+            var clientKey = ClientInfo.Ip(http);
+            var candidates = Candidates(type, locked, tokens).Where(c => !string.IsNullOrEmpty(c.Stored)).ToList();
+            var closed = await VerifyQueries.ClosedCodesAsync(conn, candidates.Select(c => c.Stored!).ToArray(), clientKey,
+                MaxFailures, MaxEmailCodeFailuresTotal, ct);
+            candidates.RemoveAll(c => closed.Contains(c.Stored!));
             var hit = candidates.FirstOrDefault(c => Matches(c.Stored, hash) && !Expired(c.SentAt, options, now));
             if (hit is null)
             {
-                // Count the wrong code against every live code it could have been meant for, and keep the count.
-                var live = candidates.Where(c => !string.IsNullOrEmpty(c.Stored)).Select(c => c.Stored!).Distinct().ToArray();
+                // Count the wrong code against the live codes of the type it names (`email`: confirmation and
+                // recovery, as GoTrue tries both), and keep the count. Nothing is voided (review M-2).
+                var live = candidates.Select(c => c.Stored!).Distinct().ToArray();
                 if (live.Length > 0)
                 {
-                    var exhausted = await VerifyQueries.CountFailureAsync(conn, locked.Id, live, MaxFailures, now, ct);
-                    if (exhausted.Count > 0) await VerifyQueries.VoidTokensAsync(conn, locked.Id, exhausted.ToArray(), ct);
+                    await VerifyQueries.CountCodeFailureAsync(conn, locked.Id, live, clientKey, now, ct);
                     await tx.CommitAsync(ct);
                 }
                 throw Invalid();

@@ -60,6 +60,36 @@ internal static class VerifyQueries
             returning case when failures >= @cap then token_hash end
             """, new { userId, tokenHashes, cap, now }, cancellationToken: ct))).Where(h => h is not null).ToList();
 
+    /// Stored email codes closed to guessing for this client (review M-2): this client made
+    /// <paramref name="perClient"/> wrong guesses at it, or all clients together <paramref name="total"/>.
+    /// Only the code path closes; the link (`token_hash`) stays valid.
+    public static async Task<HashSet<string>> ClosedCodesAsync(NpgsqlConnection conn, string[] tokenHashes,
+        string clientKey, int perClient, int total, CancellationToken ct) =>
+        (await conn.QueryAsync<string>(new CommandDefinition(
+            """
+            select token_hash from authserver.otp_failures
+            where token_hash = any(@tokenHashes) and failures >= @total
+            union
+            select token_hash from authserver.otp_client_failures
+            where token_hash = any(@tokenHashes) and client_key = @clientKey and failures >= @perClient
+            """, new { tokenHashes, clientKey, perClient, total }, cancellationToken: ct))).ToHashSet();
+
+    /// One more wrong email code against each stored token, in total and for this client. Never voids:
+    /// the caller holds the user row lock, so the check in <see cref="ClosedCodesAsync"/> and this count
+    /// are serialised per user.
+    public static Task CountCodeFailureAsync(NpgsqlConnection conn, Guid userId, string[] tokenHashes, string clientKey,
+        DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            """
+            insert into authserver.otp_failures (token_hash, user_id, failures, updated_at)
+            select h, @userId, 1, @now from unnest(@tokenHashes) as h
+            on conflict (token_hash) do update set failures = authserver.otp_failures.failures + 1, updated_at = @now;
+            insert into authserver.otp_client_failures (token_hash, client_key, user_id, failures, updated_at)
+            select h, @clientKey, @userId, 1, @now from unnest(@tokenHashes) as h
+            on conflict (token_hash, client_key) do update
+                set failures = authserver.otp_client_failures.failures + 1, updated_at = @now;
+            """, new { userId, tokenHashes, clientKey, now }, cancellationToken: ct));
+
     /// Voids exhausted codes: the users column and the one_time_tokens row.
     public static Task VoidTokensAsync(NpgsqlConnection conn, Guid id, string[] hashes, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(
@@ -139,5 +169,6 @@ internal static class VerifyQueries
             """
             delete from auth.one_time_tokens where user_id = @id;
             delete from authserver.otp_failures where user_id = @id;
+            delete from authserver.otp_client_failures where user_id = @id;
             """, new { id }, cancellationToken: ct));
 }
