@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using AuthServer.Config;
+using AuthServer.Sessions;
 using AuthServer.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace AuthServer.Tests.Features;
 
@@ -202,4 +205,50 @@ public sealed class CookieOriginTests(CookieFixture server) : IClassFixture<Cook
 
         Assert.Equal("dark", (string?)user["user_metadata"]!["theme"]);
     }
+}
+
+/// <summary>The trusted-origin rules without a server (Sessions/CookieOrigins, GOTRUE_COOKIE_ALLOWED_ORIGINS).</summary>
+[Trait("catalogue", "M-4")]
+public sealed class CookieOriginRuleTests
+{
+    static EnvReader Env(params (string Key, string Value)[] values) =>
+        new(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build());
+
+    static bool Allowed(string origin, string allowList = "", string extra = "")
+    {
+        var env = Env(("GOTRUE_SITE_URL", "https://app.example.com/welcome"), ("API_EXTERNAL_URL", "https://auth.example.com"),
+            ("GOTRUE_URI_ALLOW_LIST", allowList), ("GOTRUE_COOKIE_ALLOWED_ORIGINS", extra));
+        return CookieOrigins.IsAllowed(ApiOptions.Load(env), CookieSessionOptions.Load(env), origin);
+    }
+
+    [Theory]
+    [InlineData("https://app.example.com")]                                     // the site URL's origin (path ignored)
+    [InlineData("https://APP.example.com")]
+    [InlineData("https://preview-1.vercel.app", "https://*.vercel.app/**")]     // allow-list glob, origin part
+    [InlineData("http://localhost:5173", "http://localhost:5173/auth/callback")] // exact allow-list entry with a path
+    [InlineData("https://admin.example.org", "", "https://admin.example.org, https://other.example.org/")]
+    public void IsAllowed_TrustedOrigin_True(string origin, string allowList = "", string extra = "") =>
+        Assert.True(Allowed(origin, allowList, extra));
+
+    [Theory]
+    [InlineData("https://app.example.com:8443")]                 // another port of the site
+    [InlineData("http://app.example.com")]                       // another scheme
+    [InlineData("https://evil.example.com")]                     // a sibling subdomain
+    [InlineData("https://a.b.vercel.app", "https://*.vercel.app/**")]
+    [InlineData("https://vercel.app.evil.com", "https://*.vercel.app/**")]
+    [InlineData("http://127.0.0.1:3000")]                        // loopback passes the redirect check, not this one
+    [InlineData("null")]
+    [InlineData("https://app.example.com/path")]
+    [InlineData("")]
+    [InlineData("https://evil.example.net", "**")]               // an entry without scheme://host trusts no origin
+    public void IsAllowed_OtherOrigin_False(string origin, string allowList = "") =>
+        Assert.False(Allowed(origin, allowList));
+
+    [Theory]
+    [InlineData("https://app.example.com/callback")]
+    [InlineData("app.example.com")]
+    [InlineData("https://user@app.example.com")]
+    public void Options_CookieAllowedOriginNotAnOrigin_StopsTheBoot(string value) =>
+        Assert.Throws<ConfigException>(() => CookieSessionOptions.Load(Env(("GOTRUE_SITE_URL", "http://localhost:3000"),
+            ("GOTRUE_COOKIE_ALLOWED_ORIGINS", value))));
 }
