@@ -112,11 +112,7 @@ builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton
     .AddHostedService<MailSender>().AddHttpClient();
 builder.Services.AddExceptionHandler<ApiErrorHandler>();
 builder.Services.AddProblemDetails(); // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
-builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
-    .SetIsOriginAllowed(_ => true).AllowCredentials()
-    .WithMethods("GET", "POST", "PUT", "PATCH", "DELETE")
-    .AllowAnyHeader()
-    .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header, "Retry-After")));
+builder.Services.AddGoTrueCors(); // cookie mode narrows credentialed CORS (Http/CorsSetup)
 
 var app = builder.Build();
 

@@ -59,6 +59,9 @@ internal sealed class CookieSessionOptions
     public int DurationSeconds { get; init; } = 7 * 24 * 3600;
     /// <summary>Derived: `Secure` unless `GOTRUE_SITE_URL` is plain http on a loopback host.</summary>
     public bool Secure { get; init; } = true;
+    /// <summary>`GOTRUE_COOKIE_ALLOWED_ORIGINS` (ours, comma-separated `scheme://host[:port]`): origins trusted
+    /// with the cookies besides the site URL's and the `GOTRUE_URI_ALLOW_LIST` ones (Sessions/CookieOrigins).</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
 
     public string AccessTokenCookie => Key + "-access-token";
     public string RefreshTokenCookie => Key + "-refresh-token";
@@ -79,6 +82,9 @@ internal sealed class CookieSessionOptions
             Domain = env.String("GOTRUE_COOKIE_DOMAIN") ?? "",
             DurationSeconds = env.Int("GOTRUE_COOKIE_DURATION", 7 * 24 * 3600, 1),
             Secure = !loopbackHttp,
+            AllowedOrigins = env.List("GOTRUE_COOKIE_ALLOWED_ORIGINS").Select(origin =>
+                Sessions.CookieOrigins.Normalize(origin) ?? throw new ConfigException(
+                    $"GOTRUE_COOKIE_ALLOWED_ORIGINS: '{origin}' is not an origin (scheme://host[:port], no path)")).ToList(),
         };
     }
 }

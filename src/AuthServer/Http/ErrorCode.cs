@@ -77,4 +77,8 @@ internal static class ErrorCode
     public const string ReauthenticationNotValid = "reauthentication_not_valid";
     public const string CaptchaFailed = "captcha_failed";
     public const string EmailAddressNotAuthorized = "email_address_not_authorized";
+
+    // Ours (GoTrue never reads its cookies): a cookie-authenticated request from an origin not trusted
+    // with them (Sessions/CookieOrigins).
+    public const string CookieOriginNotAllowed = "cookie_origin_not_allowed";
 }

@@ -40,6 +40,17 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
         }
     }
 
+    /// <summary>A token response to an `x-use-cookie` request: the session minus the tokens, which are in the jar.</summary>
+    static void AssertTokensOnlyInCookies(JsonObject session, Browser browser)
+    {
+        Assert.False(session.ContainsKey("access_token"), session.ToJsonString());
+        Assert.False(session.ContainsKey("refresh_token"), session.ToJsonString());
+        Assert.NotNull(session["user"]?["id"]);
+        Assert.NotNull(session["expires_at"]);
+        Assert.Equal(3, browser.Cookie("myapp-access-token")!.Split('.').Length); // a JWT
+        Assert.False(string.IsNullOrEmpty(browser.Cookie("myapp-refresh-token")));
+    }
+
     static List<string> SetCookies(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values.ToList() : [];
 
@@ -63,6 +74,7 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
         var session = await server.OkJsonAsync(response);
         var cookies = SetCookies(response);
         Assert.Equal(2, cookies.Count);
+        AssertTokensOnlyInCookies(session, browser);
         var access = cookies.Single(c => c.StartsWith("myapp-access-token=", StringComparison.Ordinal)).ToLowerInvariant();
         var refresh = cookies.Single(c => c.StartsWith("myapp-refresh-token=", StringComparison.Ordinal)).ToLowerInvariant();
         foreach (var cookie in new[] { access, refresh })
@@ -73,8 +85,6 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
             Assert.Contains("; max-age=604800", cookie);
             Assert.DoesNotContain("secure", cookie); // site URL is http://localhost:3000
         }
-        Assert.Equal((string?)session["access_token"], browser.Cookie("myapp-access-token"));
-        Assert.Equal((string?)session["refresh_token"], browser.Cookie("myapp-refresh-token"));
     }
 
     [Fact]
@@ -95,8 +105,10 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
 
         var response = await client.PostAsJsonAsync("/token?grant_type=password", new { email, password = Password });
 
-        await server.OkJsonAsync(response);
+        var session = await server.OkJsonAsync(response);
         Assert.Empty(SetCookies(response));
+        Assert.False(string.IsNullOrEmpty((string?)session["access_token"])); // supabase-js never sends x-use-cookie
+        Assert.False(string.IsNullOrEmpty((string?)session["refresh_token"]));
     }
 
     [Fact]
@@ -107,7 +119,7 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
         var session = await server.OkJsonAsync(await browser.SendAsync(HttpMethod.Post, "/signup",
             new { email = AuthServerFixture.NewEmail(), password = Password }));
 
-        Assert.Equal((string?)session["refresh_token"], browser.Cookie("myapp-refresh-token"));
+        AssertTokensOnlyInCookies(session, browser);
     }
 
     [Fact]
@@ -125,8 +137,7 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
         var oldRefresh = browser.Cookie("myapp-refresh-token")!;
         var refreshed = await server.OkJsonAsync(await browser.SendAsync(HttpMethod.Post, "/token?grant_type=refresh_token"));
         Assert.Equal(userId, (string?)refreshed["user"]!["id"]);
-        Assert.Equal((string?)refreshed["refresh_token"], browser.Cookie("myapp-refresh-token"));
-        Assert.Equal((string?)refreshed["access_token"], browser.Cookie("myapp-access-token"));
+        AssertTokensOnlyInCookies(refreshed, browser);
         Assert.NotEqual(oldRefresh, browser.Cookie("myapp-refresh-token"));
         Assert.True(await server.Db.ScalarAsync<bool>("select revoked from auth.refresh_tokens where token = @oldRefresh", new { oldRefresh }));
 
@@ -155,6 +166,7 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
         var (browser, _, session) = await SignedInBrowserAsync();
         using var _ = browser;
         var userId = (string)session["user"]!["id"]!;
+        var refreshCookie = browser.Cookie("myapp-refresh-token");
         var sessions = await server.Db.ScalarAsync<long>("select count(*) from auth.sessions where user_id = @userId::uuid", new { userId });
 
         // What a cross-site form post looks like: the cookies, but no custom header.
@@ -164,17 +176,17 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
             $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         Assert.Equal(sessions, await server.Db.ScalarAsync<long>("select count(*) from auth.sessions where user_id = @userId::uuid", new { userId }));
         Assert.Null(await server.Db.ScalarAsync<string?>("select raw_user_meta_data->>'theme' from auth.users where id = @userId::uuid", new { userId }));
-        Assert.Equal((string?)session["refresh_token"], browser.Cookie("myapp-refresh-token"));
+        Assert.Equal(refreshCookie, browser.Cookie("myapp-refresh-token"));
     }
 
     [Fact]
     public async Task RefreshGrant_RevokedCookieToken_Returns400AndClearsCookies()
     {
-        var (browser, _, session) = await SignedInBrowserAsync();
+        var (browser, _, _) = await SignedInBrowserAsync();
         using var _ = browser;
         // Rotate twice with the body token: the jar's token is now two generations old, so presenting
         // it is reuse (family revoked), and the dead cookies are cleared.
-        var child = Refresh.Token(await Refresh.OkAsync(server, (string)session["refresh_token"]!));
+        var child = Refresh.Token(await Refresh.OkAsync(server, browser.Cookie("myapp-refresh-token")!));
         await Refresh.OkAsync(server, child);
         var response = await browser.SendAsync(HttpMethod.Post, "/token?grant_type=refresh_token");
 
@@ -198,7 +210,7 @@ public sealed class CookieSessionTests(CookieFixture server) : IClassFixture<Coo
     }
 }
 
-/// <summary>Cookie mode off (the default): the header and cookies are ignored.</summary>
+/// <summary>Cookie mode off (the default): the header and cookies are ignored, CORS is unchanged.</summary>
 public sealed class CookieSessionDisabledTests(AuthServerFixture server) : IClassFixture<AuthServerFixture>
 {
     [Fact]
@@ -219,6 +231,23 @@ public sealed class CookieSessionDisabledTests(AuthServerFixture server) : IClas
         using var getUser = new HttpRequestMessage(HttpMethod.Get, "/user");
         getUser.Headers.Add("Cookie", $"sb-access-token={session["access_token"]}");
         await ApiAssert.ErrorAsync(await client.SendAsync(getUser), 401, "no_authorization");
+    }
+
+    /// <summary>CORS as GoTrue's (internal/api/api.go, rs/cors): any origin, with credentials.</summary>
+    [Fact]
+    public async Task Cors_CookieModeOff_AnyOriginGetsCredentialedCorsAsInGoTrue()
+    {
+        using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Options, "/user");
+        request.Headers.Add("Origin", "https://evil.example");
+        request.Headers.Add("Access-Control-Request-Method", "PUT");
+        request.Headers.Add("Access-Control-Request-Headers", "x-use-cookie,content-type");
+
+        var response = await client.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, response.StatusCode.ToString());
+        Assert.Equal("https://evil.example", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("true", response.Headers.GetValues("Access-Control-Allow-Credentials").Single());
     }
 }
 

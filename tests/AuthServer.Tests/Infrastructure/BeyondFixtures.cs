@@ -35,13 +35,18 @@ public sealed class ProfileManualFixture : AuthServerFixture
     }
 }
 
-/// <summary>Cookie sessions on, cookie key `myapp`, site URL plain-http localhost (so not Secure).</summary>
+/// <summary>Cookie sessions on, cookie key `myapp`, site URL plain-http localhost (so not Secure). Trusted
+/// origins besides the site URL's: `*.trusted.example` (allow-list glob) and `https://extra.example`
+/// (GOTRUE_COOKIE_ALLOWED_ORIGINS). Manual linking on, so `/user/identities/authorize` gets past its gate.</summary>
 public sealed class CookieFixture : AuthServerFixture
 {
     protected override void Configure(IDictionary<string, string> settings)
     {
         settings["GOTRUE_COOKIE_ENABLED"] = "true";
         settings["GOTRUE_COOKIE_KEY"] = "myapp";
+        settings["GOTRUE_URI_ALLOW_LIST"] = "https://*.trusted.example/**";
+        settings["GOTRUE_COOKIE_ALLOWED_ORIGINS"] = "https://extra.example";
+        settings["GOTRUE_SECURITY_MANUAL_LINKING_ENABLED"] = "true";
     }
 }
 
