@@ -25,6 +25,8 @@ internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> log) : IException
         http.Response.StatusCode = error.Status;
         http.Response.Headers["x-sb-error-code"] = error.Code;
         if (v2024) http.Response.Headers[ApiVersion.Header] = "2024-01-01";
+        if (RetryAfterSeconds(error) is { } seconds)
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         var body = v2024
             ? new JsonObject { ["code"] = error.Code, ["message"] = error.Message }
@@ -36,6 +38,12 @@ internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> log) : IException
         await http.Response.WriteAsJsonAsync(body, ct);
         return true;
     }
+
+    /// Whole seconds, at least 1. A 429 whose source gives no time (an auth hook answering `http_code` 429)
+    /// still gets one: the smallest honest answer, so every 429 carries the header.
+    static long? RetryAfterSeconds(ApiError error) => error.RetryAfter is { } wait
+        ? Math.Clamp((long)Math.Ceiling(wait.TotalSeconds), 1, 86_400)
+        : error.Status == 429 ? 1 : null;
 
     static ApiError Classify(Exception exception) => exception switch
     {

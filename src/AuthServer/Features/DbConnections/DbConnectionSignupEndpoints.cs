@@ -48,14 +48,14 @@ internal static class DbConnectionSignupEndpoints
         CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets and client-address
-        // rule (trusted proxies) as every other limit: a burst of N, refilled at N per minute.
+        // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets as every other limit,
+        // keyed as our own limits are (the request-limit key, else the socket address): a burst of N, refilled at
+        // N per minute.
         if (options.RateLimitPerMinute > 0)
         {
             var bucket = new Bucket("dbconnections_signup", options.RateLimitPerMinute, options.RateLimitPerMinute / 60.0);
-            var decision = await limiter.TryTakeAsync(bucket, ClientAddress.For(http, limiter.Options), ct);
-            if (!decision.Allowed)
-                throw RateLimiter.TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
+            var decision = await limiter.TryTakeAsync(bucket, limiter.ClientKey(http), ct);
+            if (!decision.Allowed) throw RateLimiter.RequestRateLimit(decision.RetryAfter);
         }
 
         var body = await BodyReader.ReadAsync<DbSignupRequest>(http.Request, ct);
