@@ -32,6 +32,7 @@ internal static class DbConnectionSignupEndpoints
             catch (ApiError e)
             {
                 context.HttpContext.Response.Headers["x-sb-error-code"] = e.Code;
+                ApiErrorHandler.SetRetryAfter(context.HttpContext.Response, e);
                 var body = new JsonObject { ["code"] = e.Code, ["message"] = e.Message };
                 if (e.Extra is not null)
                     foreach (var (key, value) in e.Extra)
