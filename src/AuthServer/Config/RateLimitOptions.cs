@@ -8,10 +8,18 @@ namespace AuthServer.Config;
 /// </summary>
 internal sealed class RateLimitOptions
 {
-    /// <summary>`GOTRUE_RATE_LIMIT_HEADER`: header holding the client IP, read only from a trusted proxy.</summary>
+    /// <summary>`GOTRUE_RATE_LIMIT_HEADER`: the header whose first value keys the per-client request limits. As
+    /// GoTrue, those limits apply only when it is set (or `Sb-Forwarded-For` is on): see `ClientAddress`.</summary>
     public string? Header { get; init; }
-    /// <summary>`GOTRUE_RATE_LIMIT_TRUSTED_PROXIES` (ours): IPs/CIDRs whose forwarding headers are believed.</summary>
+    /// <summary>`GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED`: a valid IP in `Sb-Forwarded-For` keys the limits and is
+    /// recorded as the client's address (GoTrue: internal/api/sbff).</summary>
+    public bool SbForwardedFor { get; init; }
+    /// <summary>`GOTRUE_RATE_LIMIT_TRUSTED_PROXIES` (ours): IPs/CIDRs whose forwarding header is believed, read
+    /// right to left past trusted hops; set, it keys every request (the socket address of untrusted peers).</summary>
     public IReadOnlyList<IPNetwork> TrustedProxies { get; init; } = [];
+    /// <summary>`GOTRUE_RATE_LIMIT_BY_SOCKET_ADDRESS` (ours): with no header configured, key the per-client request
+    /// limits by the socket address instead of not applying them.</summary>
+    public bool BySocketAddress { get; init; }
 
     /// <summary>`GOTRUE_RATE_LIMIT_TOKEN_REFRESH`: 150 per 5 min, burst 30: all `/token` grants.</summary>
     public Bucket Token { get; init; } = PerFiveMinutes("token", 150, 30);
@@ -32,6 +40,10 @@ internal sealed class RateLimitOptions
     /// <summary>`GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT` (ours): password-grant attempts per email/phone, from any
     /// IP, `N/duration` (default `10/10m`: 10 at once, then one a minute). A successful sign-in gives its attempt back.</summary>
     public Bucket PasswordPerAccount { get; init; } = new("password_account", 10, 10 / 600.0);
+    /// <summary>`GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT` (ours): failed password sign-ins per email/phone
+    /// across all clients, `N/duration` (default `100/1h`, ASVS 4.0 §2.2.1); past it, only clients that signed in
+    /// to the account before are let through to the password check.</summary>
+    public Bucket PasswordFailuresPerAccount { get; init; } = new("password_failures", 100, 100 / 3600.0);
     /// <summary>`GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY`: 15 per minute, burst 30.</summary>
     public Bucket MfaChallengeAndVerify { get; init; } = new("mfa", 30, 15 / 60.0);
 
@@ -51,7 +63,9 @@ internal sealed class RateLimitOptions
         return new RateLimitOptions
         {
             Header = env.String("GOTRUE_RATE_LIMIT_HEADER"),
+            SbForwardedFor = env.Bool("GOTRUE_SECURITY_SB_FORWARDED_FOR_ENABLED", false),
             TrustedProxies = proxies,
+            BySocketAddress = env.Bool("GOTRUE_RATE_LIMIT_BY_SOCKET_ADDRESS", false),
             Token = PerFiveMinutes("token", Positive(env, "GOTRUE_RATE_LIMIT_TOKEN_REFRESH", 150), 30),
             Verify = PerFiveMinutes("verify", Positive(env, "GOTRUE_RATE_LIMIT_VERIFY", 30), 30),
             Otp = Positive(env, "GOTRUE_RATE_LIMIT_OTP", 30),
@@ -63,6 +77,9 @@ internal sealed class RateLimitOptions
             PasswordPerAccount = env.String("GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT") is null
                 ? new("password_account", 10, 10 / 600.0)
                 : Rate(env, "GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT", "password_account"),
+            PasswordFailuresPerAccount = env.String("GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT") is null
+                ? new("password_failures", 100, 100 / 3600.0)
+                : Rate(env, "GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT", "password_failures"),
             MfaChallengeAndVerify = new("mfa", 30, Positive(env, "GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15) / 60.0),
         };
     }

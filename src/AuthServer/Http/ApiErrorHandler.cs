@@ -25,6 +25,7 @@ internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> log) : IException
         http.Response.StatusCode = error.Status;
         http.Response.Headers["x-sb-error-code"] = error.Code;
         if (v2024) http.Response.Headers[ApiVersion.Header] = "2024-01-01";
+        SetRetryAfter(http.Response, error);
 
         var body = v2024
             ? new JsonObject { ["code"] = error.Code, ["message"] = error.Message }
@@ -35,6 +36,17 @@ internal sealed class ApiErrorHandler(ILogger<ApiErrorHandler> log) : IException
                 body[key] = value?.DeepClone();
         await http.Response.WriteAsJsonAsync(body, ct);
         return true;
+    }
+
+    /// `Retry-After` in whole seconds, at least 1, for every error that says when (also used by routes that render
+    /// errors in another shape). A 429 whose source gives no time (an auth hook answering `http_code` 429) still
+    /// gets one: the smallest answer, so every 429 carries the header.
+    public static void SetRetryAfter(HttpResponse response, ApiError error)
+    {
+        long? seconds = error.RetryAfter is { } wait
+            ? Math.Clamp((long)Math.Ceiling(wait.TotalSeconds), 1, 86_400)
+            : error.Status == 429 ? 1 : null;
+        if (seconds is { } s) response.Headers.RetryAfter = s.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     static ApiError Classify(Exception exception) => exception switch

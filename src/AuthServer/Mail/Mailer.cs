@@ -55,8 +55,9 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
         if (sentAt is not { } sent) return;
         var allowedAt = DateTime.SpecifyKind(sent, DateTimeKind.Utc) + options.MaxFrequency;
         if (allowedAt > now)
-            throw new ApiError(429, ErrorCode.OverEmailSendRateLimit,
-                $"For security purposes, you can only request this after {(int)Math.Ceiling((allowedAt - now).TotalSeconds)} seconds.");
+            throw ApiError.TooManyRequests(ErrorCode.OverEmailSendRateLimit,
+                $"For security purposes, you can only request this after {(int)Math.Ceiling((allowedAt - now).TotalSeconds)} seconds.",
+                allowedAt - now);
     }
 
     /// GoTrue mail.go `checkEmailAddressAuthorization`: with GOTRUE_EXTERNAL_EMAIL_AUTHORIZED_ADDRESSES set, only

@@ -62,8 +62,9 @@ internal sealed class SmsSender(SmsOptions options, HookOptions hooks, HookRunne
         {
             var allowedAt = DateTime.SpecifyKind(sent, DateTimeKind.Utc) + options.MaxFrequency;
             if (allowedAt >= now)
-                throw new ApiError(429, ErrorCode.OverSmsSendRateLimit,
-                    $"For security purposes, you can only request this after {Math.Max(1, (int)Math.Ceiling((allowedAt - now).TotalSeconds))} seconds.");
+                throw ApiError.TooManyRequests(ErrorCode.OverSmsSendRateLimit,
+                    $"For security purposes, you can only request this after {Math.Max(1, (int)Math.Ceiling((allowedAt - now).TotalSeconds))} seconds.",
+                    allowedAt - now);
         }
         await conn.ExecuteAsync(new CommandDefinition(
             $"update auth.users set {Column(kind)}_sent_at = @now where id = @id", new { id = user.Id, now }, cancellationToken: ct));

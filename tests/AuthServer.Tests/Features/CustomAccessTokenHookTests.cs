@@ -170,8 +170,10 @@ public sealed class HttpCustomAccessTokenHookTests(HttpHookFixture server) : ICl
     {
         server.Receiver.Respond = _ => (200, "application/json", """{"error":{"http_code":429,"message":"Slow down"}}""");
         using var client = server.CreateClient(AuthServerFixture.ApiVersion2024);
-        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync("/signup", new { email = AuthServerFixture.NewEmail("slow"), password = "correct-horse-battery" }),
-            429, "unknown", "Slow down");
+        var response = await client.PostAsJsonAsync("/signup", new { email = AuthServerFixture.NewEmail("slow"), password = "correct-horse-battery" });
+        // Every 429 carries Retry-After (issue 14 item 3); the hook names no time, so the smallest: 1 s.
+        Assert.Equal(["1"], response.Headers.GetValues("Retry-After"));
+        await ApiAssert.ErrorAsync(response, 429, "unknown", "Slow down");
     }
 }
 

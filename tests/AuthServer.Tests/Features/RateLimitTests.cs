@@ -10,7 +10,8 @@ namespace AuthServer.Tests.Features;
 
 /// <summary>
 /// GoTrue's burst of 30 with a refill so slow (one request per 1000 s) that nothing refills during a test,
-/// so counts are exact; 127.0.0.2 is the trusted proxy.
+/// so counts are exact. Keyed by our opt-in trusted-proxy rule: 127.0.0.2 is the trusted proxy, every other
+/// peer is keyed by its socket address.
 /// </summary>
 public class SlowRefillFixture : AuthServerFixture
 {
@@ -24,7 +25,8 @@ public class SlowRefillFixture : AuthServerFixture
         settings["GOTRUE_RATE_LIMIT_ANONYMOUS_USERS"] = "3";  // burst 3 per hour
         settings["GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED"] = "true";
         settings["GOTRUE_RATE_LIMIT_TRUSTED_PROXIES"] = Proxy;
-        settings.Remove("GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"); // default 10/10m
+        settings.Remove("GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"); // default 10/10m per (account, client)
+        settings["GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT"] = "10/1h";
     }
 }
 
@@ -202,31 +204,32 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         Assert.All(refreshes, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
     }
 
-    [Fact] // R4★ one account attacked from many IPs: throttled, whatever the password, and it tells nothing
-    public async Task Token_WrongPasswordsFromTenIps_ThrottleTheAccountNotTheIps()
+    [Fact] // R4★ one account attacked from many IPs: bounded by the failure ceiling, and it tells nothing (M-1 policy:
+    // Security/PasswordLockoutTests, which also pins that the owner is not locked out)
+    public async Task Token_WrongPasswordsFromManyIps_BoundedPerAccountAndTellNothing()
     {
         var email = AuthServerFixture.NewEmail("stuffed");
         await server.Db.InsertEmailUserAsync(email, "correct-horse-battery");
-        for (var i = 0; i < 10; i++)
-        {
-            using var attacker = LoopbackClients.From($"127.0.1.{i + 1}", server.BaseAddress);
-            await ApiAssert.ErrorAsync(await attacker.PostAsJsonAsync("/token?grant_type=password", new { email, password = $"guess-{i}" }),
-                400, "invalid_credentials");
-        }
-
-        using var owner = LoopbackClients.From("127.0.1.200", server.BaseAddress);
-        var throttled = await owner.PostAsJsonAsync("/token?grant_type=password", new { email = email.ToUpperInvariant(), password = "correct-horse-battery" });
-        Assert.True(throttled.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 and <= 60 });
-        await ApiAssert.ErrorAsync(throttled, 429, "over_request_rate_limit", "Request rate limit reached");
-        // An unknown account answers the same way once attacked (no enumeration through the limiter).
         var nobody = AuthServerFixture.NewEmail("nobody");
-        for (var i = 0; i < 10; i++)
-            await owner.PostAsJsonAsync("/token?grant_type=password", new { email = nobody, password = "x" });
-        await ApiAssert.ErrorAsync(await owner.PostAsJsonAsync("/token?grant_type=password", new { email = nobody, password = "x" }),
-            429, "over_request_rate_limit");
-        // Never a permanent lock: a minute later the owner gets in.
-        server.Clock.Advance(TimeSpan.FromSeconds(60));
-        await server.OkJsonAsync(await owner.PostAsJsonAsync("/token?grant_type=password", new { email, password = "correct-horse-battery" }));
+        foreach (var account in new[] { email, nobody })
+            for (var i = 0; i < 10; i++)
+            {
+                using var attacker = LoopbackClients.From($"127.0.1.{i + 1}", server.BaseAddress);
+                await ApiAssert.ErrorAsync(await attacker.PostAsJsonAsync("/token?grant_type=password", new { email = account, password = $"guess-{i}" }),
+                    400, "invalid_credentials");
+            }
+
+        // The ceiling (10 here) is spent: a new client's attempts, right password or not, existing account or not, alike.
+        using var fresh = LoopbackClients.From("127.0.1.200", server.BaseAddress);
+        foreach (var account in new[] { email.ToUpperInvariant(), nobody })
+        {
+            var throttled = await fresh.PostAsJsonAsync("/token?grant_type=password", new { email = account, password = "correct-horse-battery" });
+            Assert.True(throttled.Headers.RetryAfter?.Delta is { TotalSeconds: >= 1 and <= 360 });
+            await ApiAssert.ErrorAsync(throttled, 429, "over_request_rate_limit", "Request rate limit reached");
+        }
+        // Never a permanent lock: once a failure has refilled, the owner gets in.
+        server.Clock.Advance(TimeSpan.FromSeconds(360));
+        await server.OkJsonAsync(await fresh.PostAsJsonAsync("/token?grant_type=password", new { email, password = "correct-horse-battery" }));
     }
 
     [Fact] // R4★ the owner's own sign-ins never count
@@ -296,8 +299,13 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
         Assert.Equal(new Bucket("signup", 30, 30 / 300.0), options.OtpBucket("signup"));
         Assert.Equal(new Bucket("anonymous", 30, 30 / 3600.0), options.Anonymous);
         Assert.Equal(new Bucket("email_sent", 30, 30 / 3600.0), options.EmailSent);
+        Assert.Equal(new Bucket("password_account", 10, 10 / 600.0), options.PasswordPerAccount);
+        Assert.Equal(new Bucket("password_failures", 100, 100 / 3600.0), options.PasswordFailuresPerAccount);
+        // As GoTrue: no header, no Sb-Forwarded-For, so no per-client request limits; our keyings are opt-in.
         Assert.Null(options.Header);
+        Assert.False(options.SbForwardedFor);
         Assert.Empty(options.TrustedProxies);
+        Assert.False(options.BySocketAddress);
     }
 
     [Theory]
@@ -317,6 +325,8 @@ public sealed class RateLimitTests(SlowRefillFixture server) : IClassFixture<Slo
     [InlineData("GOTRUE_RATE_LIMIT_TRUSTED_PROXIES", "not-an-ip")]
     [InlineData("GOTRUE_RATE_LIMIT_OTP", "-1")]
     [InlineData("GOTRUE_RATE_LIMIT_EMAIL_SENT", "10/never")]
+    [InlineData("GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT", "10/never")]
+    [InlineData("GOTRUE_RATE_LIMIT_BY_SOCKET_ADDRESS", "maybe")]
     public void Options_BadValue_StopsTheBoot(string name, string value)
     {
         var env = new EnvReader(new ConfigurationBuilder().AddInMemoryCollection([new(name, value)]).Build());

@@ -75,6 +75,7 @@ public class AuthServerFixture : IAsyncLifetime
             ["GOTRUE_RATE_LIMIT_EMAIL_SENT"] = "1000000",
             ["GOTRUE_RATE_LIMIT_SMS_SENT"] = "1000000",
             ["GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT"] = "1000000/1s",
+            ["GOTRUE_RATE_LIMIT_PASSWORD_FAILURES_PER_ACCOUNT"] = "1000000/1s",
             ["GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY"] = "1000000",
         };
         Configure(settings);

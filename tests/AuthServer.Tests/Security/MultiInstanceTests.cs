@@ -12,10 +12,15 @@ public sealed class ConfiguredServer(Action<IDictionary<string, string>> configu
     protected override void Configure(IDictionary<string, string> settings) => configure(settings);
 }
 
-/// <summary>Two replicas A and B on one database (harness "2X"); OTP buckets at burst 30, no refill to speak of.</summary>
+/// <summary>Two replicas A and B on one database (harness "2X"); OTP buckets at burst 30, no refill to speak of,
+/// keyed by socket address (ours, opt-in).</summary>
 public sealed class TwoServersFixture : IAsyncLifetime
 {
-    static void Settings(IDictionary<string, string> s) => s["GOTRUE_RATE_LIMIT_OTP"] = "0.3";
+    static void Settings(IDictionary<string, string> s)
+    {
+        s["GOTRUE_RATE_LIMIT_OTP"] = "0.3";
+        s["GOTRUE_RATE_LIMIT_BY_SOCKET_ADDRESS"] = "true"; // loopback source addresses play the clients
+    }
 
     public AuthServerFixture A { get; private set; } = null!;
     public AuthServerFixture B { get; private set; } = null!;

@@ -33,6 +33,7 @@ internal static class DbConnectionSignupEndpoints
             catch (ApiError e)
             {
                 context.HttpContext.Response.Headers["x-sb-error-code"] = e.Code;
+                ApiErrorHandler.SetRetryAfter(context.HttpContext.Response, e);
                 var body = new JsonObject { ["code"] = e.Code, ["message"] = e.Message };
                 if (e.Extra is not null)
                     foreach (var (key, value) in e.Extra)
@@ -49,14 +50,14 @@ internal static class DbConnectionSignupEndpoints
         CaptchaVerifier captcha, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
-        // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets and client-address
-        // rule (trusted proxies) as every other limit: a burst of N, refilled at N per minute.
+        // Counted first, so malformed requests spend the budget too. Same PostgreSQL buckets as every other limit,
+        // keyed as our own limits are (the request-limit key, else the socket address): a burst of N, refilled at
+        // N per minute.
         if (options.RateLimitPerMinute > 0)
         {
             var bucket = new Bucket("dbconnections_signup", options.RateLimitPerMinute, options.RateLimitPerMinute / 60.0);
-            var decision = await limiter.TryTakeAsync(bucket, ClientAddress.For(http, limiter.Options), ct);
-            if (!decision.Allowed)
-                throw RateLimiter.TooManyRequests(http, decision, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
+            var decision = await limiter.TryTakeAsync(bucket, limiter.ClientKey(http), ct);
+            if (!decision.Allowed) throw RateLimiter.RequestRateLimit(decision.RetryAfter);
         }
 
         // The same captcha as /signup (review L-1: the client id is public, so this was a captcha bypass);

@@ -181,7 +181,8 @@ internal static class MfaEndpoints
         var windowOpen = state.FailuresStartedAt is { } started &&
                          now.UtcDateTime < DateTime.SpecifyKind(started, DateTimeKind.Utc).AddMinutes(1);
         if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
-            throw new ApiError(429, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
+            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached",
+                DateTime.SpecifyKind(state.FailuresStartedAt!.Value, DateTimeKind.Utc).AddMinutes(1) - now.UtcDateTime);
 
         var stored = await MfaQueries.SecretAsync(conn, factor.Id, ct) ?? "";
         var secret = RevealSecret(encryption, stored, factor.Id);

@@ -102,8 +102,9 @@ internal static class PhoneFactors
                 var allowedAt = DateTime.SpecifyKind(last, DateTimeKind.Utc) + mfa.PhoneMaxFrequency;
                 if (allowedAt >= now)
                     // GoTrue generateFrequencyLimitErrorMessage: whole seconds left, truncated.
-                    throw new ApiError(429, ErrorCode.OverSmsSendRateLimit,
-                        $"For security purposes, you can only request this after {(long)(allowedAt - now).TotalSeconds} seconds.");
+                    throw ApiError.TooManyRequests(ErrorCode.OverSmsSendRateLimit,
+                        $"For security purposes, you can only request this after {(long)(allowedAt - now).TotalSeconds} seconds.",
+                        allowedAt - now);
             }
             await conn.ExecuteAsync(new CommandDefinition(
                 "update auth.mfa_factors set last_challenged_at = @now where id = @id",
@@ -193,7 +194,8 @@ internal static class PhoneFactors
         var windowOpen = state.FailuresStartedAt is { } started &&
                          now.UtcDateTime < DateTime.SpecifyKind(started, DateTimeKind.Utc).AddMinutes(1);
         if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
-            throw new ApiError(429, ErrorCode.OverRequestRateLimit, "Request rate limit reached");
+            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached",
+                DateTime.SpecifyKind(state.FailuresStartedAt!.Value, DateTimeKind.Utc).AddMinutes(1) - now.UtcDateTime);
 
         if (sms.TwilioVerify is { } twilio)
         {

@@ -3,9 +3,10 @@ using AuthServer.Config;
 
 namespace AuthServer.Features.RateLimits;
 
-/// The per-IP request limits of GoTrue's router (internal/api/api.go `limitHandler`), keyed by method and
+/// The per-client request limits of GoTrue's router (internal/api/api.go `limitHandler`), keyed by method and
 /// path, so a route gets its bucket by existing: routes another feature adds later (`/verify`, `/otp`…) need
 /// no code here. Runs before the endpoint, like GoTrue's middleware, so a refused request does no work.
+/// Which client a request counts for (and whether these limits apply at all) is `ClientAddress.RequestKey`.
 internal static partial class RateLimitMiddleware
 {
     public static IApplicationBuilder UseRateLimits(this IApplicationBuilder app) =>

@@ -45,6 +45,32 @@ internal static class RateLimitQueries
             "update authserver.rate_limit_buckets set tokens = least(@capacity, tokens + 1) where key = @key",
             new { key, capacity }, cancellationToken: ct));
 
+    /// The bucket's level now, without taking from it; null when it has no row (full).
+    public static Task<double?> PeekAsync(NpgsqlConnection conn, string key, double capacity, double refillPerSecond,
+        DateTime now, CancellationToken ct) =>
+        conn.ExecuteScalarAsync<double?>(new CommandDefinition(
+            """
+            select least(@capacity, tokens + greatest(0, extract(epoch from (@now - updated_at))::float8) * @rate)
+            from authserver.rate_limit_buckets where key = @key
+            """,
+            new { key, capacity, rate = refillPerSecond, now }, cancellationToken: ct));
+
+    /// A marker row that lives until <paramref name="until"/> (the janitor deletes it after): "this client signed
+    /// in to this account", for the per-account failure ceiling.
+    public static Task MarkAsync(NpgsqlConnection conn, string key, DateTime now, DateTime until, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            """
+            insert into authserver.rate_limit_buckets (key, tokens, allowed, updated_at, expires_at)
+            values (@key, 0, true, @now, @until)
+            on conflict (key) do update set updated_at = @now, expires_at = @until
+            """,
+            new { key, now, until }, cancellationToken: ct));
+
+    public static Task<bool> IsMarkedAsync(NpgsqlConnection conn, string key, DateTime now, CancellationToken ct) =>
+        conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "select exists (select 1 from authserver.rate_limit_buckets where key = @key and expires_at > @now)",
+            new { key, now }, cancellationToken: ct));
+
     /// Rows whose bucket is full again; deleting them changes no decision.
     public static Task<int> DeleteExpiredAsync(NpgsqlConnection conn, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(

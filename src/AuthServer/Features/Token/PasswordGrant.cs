@@ -39,7 +39,7 @@ internal static class PasswordGrant
         var password = body.Password ?? "";
         var account = hasEmail ? body.Email!.Trim().ToLowerInvariant() : Identifiers.NormalizePhone(body.Phone!);
         var limiter = services.GetRequiredService<RateLimiter>();
-        await limiter.EnsurePasswordAttemptAsync(http, account, ct);
+        var attempt = await limiter.BeginPasswordAttemptAsync(http, account, ct);
         var db = services.GetRequiredService<NpgsqlDataSource>();
         await using var conn = await db.OpenConnectionAsync(ct);
         var user = hasEmail
@@ -56,8 +56,11 @@ internal static class PasswordGrant
         if (user is not null)
             await Hooks.PasswordVerificationHook.RunAsync(services.GetRequiredService<Hooks.HookRunner>(), user.Id, valid, ct);
         if (!valid || user is null)
+        {
+            await limiter.PasswordFailedAsync(attempt, ct);
             throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "Invalid login credentials");
-        await limiter.RefundPasswordAttemptAsync(account, ct);
+        }
+        await limiter.PasswordSucceededAsync(attempt, ct);
         if (hasEmail && user.EmailConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.EmailNotConfirmed, "Email not confirmed");
         if (hasPhone && user.PhoneConfirmedAt is null)
