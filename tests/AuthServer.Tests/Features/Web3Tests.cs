@@ -173,6 +173,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await server.OkJsonAsync(await GrantAsync("ethereum", message, bare));
     }
 
+    [Trait("catalogue", "W1")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -190,6 +191,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.sessions where user_id = @userId", new { userId }));
     }
 
+    [Trait("catalogue", "W1")]
     [Fact]
     public async Task Replay_AfterFailedSignIn_MessageIsNotBurned()
     {
@@ -207,6 +209,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await server.OkJsonAsync(await GrantAsync("solana", message, wallet.Sign(message)));
     }
 
+    [Trait("catalogue", "W2")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -219,6 +222,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W2")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -231,6 +235,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W2")]
     [Fact]
     public async Task PlainHttpUri_NotLocalhost_Is400InvalidGrant()
     {
@@ -240,6 +245,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
             "Signed Solana message is using URI which does not use HTTPS");
     }
 
+    [Trait("catalogue", "W3")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")] // GoTrue only checks an Ethereum expiry when Not Before is present too
@@ -252,6 +258,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W3")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -263,6 +270,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W3")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -276,6 +284,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W3")]
     [Fact]
     public async Task IssuedAtFarInTheFuture_Is400InvalidGrant()
     {
@@ -284,6 +293,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertInvalidGrantAsync(await GrantAsync("solana", message, signature), "Solana message was issued too far in the future");
     }
 
+    [Trait("catalogue", "W4")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -301,6 +311,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W4")]
     [Theory]
     [InlineData("solana")]
     [InlineData("ethereum")]
@@ -313,16 +324,20 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         await AssertNoIdentityAsync(address);
     }
 
+    [Trait("catalogue", "W4")]
     [Fact]
-    public async Task Ethereum_AddressNotChecksummed_Is400ValidationFailed()
+    public async Task Ethereum_LowerCaseAddressAsSupabaseJsWritesIt_IsAcceptedAndKeptAsWritten()
     {
+        // supabase-js lower-cases the address; GoTrue compares the recovered signer case-insensitively.
         var wallet = new EthereumWallet();
-        var message = Web3Messages.Ethereum(wallet.Address.ToLowerInvariant(), Now);
+        var address = wallet.Address.ToLowerInvariant();
+        var message = Web3Messages.Ethereum(address, Now);
 
-        await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync("/token?grant_type=web3",
-                new { chain = "ethereum", message, signature = wallet.Sign(message) }),
-            400, "validation_failed", "siwe: wallet address is not in EIP-55 checksum form");
-        await AssertNoIdentityAsync(wallet.Address.ToLowerInvariant());
+        var session = await server.OkJsonAsync(await GrantAsync("ethereum", message, wallet.Sign(message)));
+
+        Assert.Equal(address, (string?)session["user"]!["user_metadata"]!["custom_claims"]!["address"]);
+        Assert.Equal(1, await server.Db.ScalarAsync<long>("select count(*) from auth.identities where provider_id = @p",
+            new { p = $"web3:ethereum:{address}" }));
     }
 
     [Theory]
@@ -388,6 +403,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
             400, "validation_failed", error);
     }
 
+    [Trait("catalogue", "W4")]
     [Fact]
     public async Task SolanaSignatureNotBase64_Is400ValidationFailed()
     {
@@ -398,6 +414,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
             400, "validation_failed", "signature does not contain valid base64 characters");
     }
 
+    [Trait("catalogue", "W4")]
     [Fact]
     public async Task EthereumSignatureNotHex_Is400InvalidGrant()
     {
@@ -408,6 +425,7 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
             "Signature does not match address in message");
     }
 
+    [Trait("catalogue", "W4")]
     [Fact]
     public async Task SolanaAddressNotAKey_Is400InvalidGrant()
     {

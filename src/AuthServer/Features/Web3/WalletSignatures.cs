@@ -1,6 +1,5 @@
 using System.Text;
 using Nethereum.Signer;
-using Nethereum.Util;
 using NSec.Cryptography;
 using SimpleBase;
 
@@ -30,7 +29,7 @@ internal static class WalletSignatures
     }
 
     /// Ethereum `personal_sign` (EIP-191): recovers the signer of the prefixed keccak hash and compares it
-    /// with the message's address, case-insensitively as GoTrue does (the checksum is checked separately).
+    /// with the message's address, case-insensitively as GoTrue does.
     public static bool VerifyEthereum(SignInMessage message, string signatureHex)
     {
         var hex = signatureHex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? signatureHex[2..] : signatureHex;
@@ -57,7 +56,4 @@ internal static class WalletSignatures
             return false; // r or s outside the curve order: no key recovers
         }
     }
-
-    /// EIP-55 mixed-case checksum (EIP-4361 requires it for the address line).
-    public static bool IsChecksummed(string address) => AddressUtil.Current.IsChecksumAddress(address);
 }

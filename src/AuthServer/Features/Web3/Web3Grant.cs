@@ -111,11 +111,9 @@ internal static class Web3Grant
         var hex = signature.StartsWith("0x", StringComparison.Ordinal) ? signature[2..] : signature;
         if (hex.Length != 130)
             throw Invalid("signature must be 65 bytes long, encoded as a 130 character-long hexadecimal string");
+        // Any letter case, as GoTrue: supabase-js writes the address in lower case (EIP-4361 asks for EIP-55),
+        // and the identity keeps it as written.
         var message = Parse(raw, SignInMessages.Ethereum);
-        // EIP-4361: the address is EIP-55 checksummed. GoTrue accepts any case, which would make
-        // `web3:ethereum:0xabc…` and `…0xABC…` two users of one wallet.
-        if (!WalletSignatures.IsChecksummed(message.Address))
-            throw Invalid("siwe: wallet address is not in EIP-55 checksum form");
         if (!WalletSignatures.VerifyEthereum(message, signature))
             throw new OAuthError("invalid_grant", "Signature does not match address in message");
         return message;
