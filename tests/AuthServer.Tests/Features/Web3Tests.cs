@@ -122,6 +122,13 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
         var row = await server.Db.SingleAsync<UserRow>(UserRow.Select + " where id = @id", new { id = identity.UserId });
         Assert.Null(row.Email);
         Assert.Null(row.EmailConfirmedAt);
+        var traits = await server.Db.ScalarAsync<string>(
+            "select payload->'traits' from auth.audit_log_entries where payload->>'action' = 'login' and payload->>'actor_id' = @id",
+            new { id = identity.UserId.ToString() });
+        ApiAssert.JsonEqual($$"""
+            {"provider":"web3","chain":"solana","network":"","address":"{{wallet.Address}}","domain":"app.example.com",
+             "uri":"https://app.example.com/"}
+            """, JsonNode.Parse(traits));
     }
 
     [Fact]

@@ -86,8 +86,18 @@ internal static class Web3Grant
             ["email_verified"] = false,
             ["phone_verified"] = false,
         };
+        // GoTrue's login audit entry for a Web3 sign-in names the wallet and where the message was signed.
+        var loginTraits = new JsonObject
+        {
+            ["provider"] = Provider,
+            ["chain"] = chain.Name,
+            ["network"] = message.ChainId,
+            ["address"] = message.Address,
+            ["domain"] = message.Domain,
+            ["uri"] = message.Uri.Raw,
+        };
         var expiresAt = message.ExpirationTime is { } exp && exp < latestExpiry ? exp : latestExpiry;
-        return await SignInAsync(http, new ExternalUser(subject, null, false, identityData), message.Raw,
+        return await SignInAsync(http, new ExternalUser(subject, null, false, identityData), loginTraits, message.Raw,
             expiresAt.UtcDateTime, now.UtcDateTime, ct);
     }
 
@@ -133,8 +143,8 @@ internal static class Web3Grant
 
     /// GoTrue `createAccountFromExternalIdentity` (no emails, so no linking by email and no confirmation
     /// mail) and `issueRefreshToken` with the `web3` AMR, in one transaction with the replay record.
-    static async Task<IResult> SignInAsync(HttpContext http, ExternalUser data, string raw, DateTime expiresAt,
-        DateTime now, CancellationToken ct)
+    static async Task<IResult> SignInAsync(HttpContext http, ExternalUser data, JsonObject loginTraits, string raw,
+        DateTime expiresAt, DateTime now, CancellationToken ct)
     {
         var services = http.RequestServices;
         var mailer = services.GetRequiredService<Mailer>();
@@ -150,7 +160,7 @@ internal static class Web3Grant
                 services.GetRequiredService<ExternalOptions>(), ClientInfo.Ip(http), mailer, mailer.Links(http), now, ct,
                 hasEmails: false);
             var session = await services.GetRequiredService<SessionIssuer>()
-                .StartAsync(conn, userId, Provider, http, now, ct, provider: Provider);
+                .StartAsync(conn, userId, Provider, http, now, ct, provider: Provider, loginTraits: loginTraits);
             await tx.CommitAsync(ct);
             return Results.Json(session, Json.Options);
         }
