@@ -24,11 +24,14 @@ public sealed class Web3Fixture : AuthServerFixture
     }
 }
 
-/// <summary>Only Solana on: the other chains answer GoTrue's per-chain "disabled".</summary>
+/// <summary>Only Solana on: the other chains answer GoTrue's per-chain "disabled". Web3 rate limit at its default burst.</summary>
 public sealed class Web3SolanaOnlyFixture : AuthServerFixture
 {
-    protected override void Configure(IDictionary<string, string> settings) =>
+    protected override void Configure(IDictionary<string, string> settings)
+    {
         settings["GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED"] = "true";
+        settings["GOTRUE_RATE_LIMIT_WEB3"] = "0.3"; // burst 30, 0.3 per 5 min
+    }
 }
 
 /// <summary>A Solana wallet: an Ed25519 key made in the test, its base58 public key as address.</summary>
@@ -486,6 +489,22 @@ public sealed class Web3DisabledChainTests(Web3SolanaOnlyFixture server) : IClas
     {
         await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync("/token?grant_type=web3", new { chain, message = "m", signature = "s" }),
             422, "web3_provider_disabled", message);
+    }
+
+    [Fact]
+    public async Task Web3Grant_OverBurstFromOneIp_Returns429WhileOtherGrantsGoOn()
+    {
+        // GOTRUE_RATE_LIMIT_WEB3 is its own bucket; the other grants count against GOTRUE_RATE_LIMIT_TOKEN_REFRESH.
+        using var client = LoopbackClients.From("127.0.0.77", server.BaseAddress, AuthServerFixture.ApiVersion2024);
+        var passed = 0;
+        while (passed < 60 && (await client.PostAsJsonAsync("/token?grant_type=web3", new { chain = "bitcoin" })).StatusCode != HttpStatusCode.TooManyRequests)
+            passed++;
+
+        Assert.Equal(30, passed);
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync("/token?grant_type=web3", new { chain = "bitcoin" }),
+            429, "over_request_rate_limit", "Request rate limit reached");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync("/token?grant_type=password", new { email = "a@example.com", password = "x" }),
+            400, "invalid_credentials");
     }
 
     [Fact]
