@@ -436,6 +436,22 @@ public sealed class Web3Tests(Web3Fixture server) : IClassFixture<Web3Fixture>
     }
 
     [Trait("catalogue", "W4")]
+    [Theory]
+    [InlineData("00", "00", "1b")]
+    [InlineData("ff", "ff", "1c")]
+    [InlineData("00", "01", "1b")]
+    [InlineData("5a", "a5", "1b")]
+    public async Task EthereumSignatureNoKeyRecovers_Is400InvalidGrant(string r, string s, string v)
+    {
+        // r/s of zero, above the curve order, or an r with no curve point: GoTrue panics (500).
+        var (message, _, _) = Signed("ethereum");
+        var signature = "0x" + string.Concat(Enumerable.Repeat(r, 31)) + (r == "00" && s == "01" ? "01" : r)
+            + string.Concat(Enumerable.Repeat(s, 32)) + v;
+
+        await AssertInvalidGrantAsync(await GrantAsync("ethereum", message, signature), "Signature does not match address in message");
+    }
+
+    [Trait("catalogue", "W4")]
     [Fact]
     public async Task SolanaAddressNotAKey_Is400InvalidGrant()
     {

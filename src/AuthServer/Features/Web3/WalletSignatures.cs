@@ -51,9 +51,10 @@ internal static class WalletSignatures
             var recovered = new EthereumMessageSigner().EncodeUTF8AndEcRecover(message.Raw, "0x" + Convert.ToHexStringLower(signature));
             return string.Equals(recovered, message.Address, StringComparison.OrdinalIgnoreCase);
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException or ArithmeticException)
+        catch (Exception)
         {
-            return false; // r or s outside the curve order: no key recovers
+            // r or s out of range, or no point for r: no key recovers (the library's exception types vary).
+            return false;
         }
     }
 }
