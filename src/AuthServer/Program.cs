@@ -21,6 +21,7 @@ using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
 using AuthServer.Features.Verify;
+using AuthServer.Features.Web3;
 using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Mail;
@@ -43,6 +44,7 @@ ExternalOptions external;
 MailerOptions mailerOptions; MailerNotificationOptions mailerNotifications;
 RateLimitOptions rateLimits; CaptchaOptions captcha; DbTimeoutOptions dbTimeouts;
 SigningKeys signingKeys; HookOptions hooks; SmsOptions smsOptions;
+Web3Options web3;
 try
 {
     api = ApiOptions.Load(env);
@@ -58,6 +60,7 @@ try
     mfaOptions = MfaOptions.Load(env);
     UnbuiltFeatures.EnsureOff(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
+    web3 = Web3Options.Load(env);
     mailerOptions = MailerOptions.Load(env);
     mailerNotifications = MailerNotificationOptions.Load(env);
     signingKeys = SigningKeys.Load(env, jwt);
@@ -86,7 +89,7 @@ builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 Dapper.DefaultTypeMap.MatchNamesWithUnderscores = true;
 builder.Services.AddSingleton(api).AddSingleton(dbOptions).AddSingleton(jwt).AddSingleton(auth)
     .AddSingleton(passwordOptions).AddSingleton(refreshOptions).AddSingleton(dbEncryption).AddSingleton(mfaOptions)
-    .AddSingleton(external);
+    .AddSingleton(external).AddSingleton(web3);
 builder.Services.AddSingleton<ColumnEncryption>();
 builder.Services.AddSingleton(profileOptions).AddSingleton(dbConnectionOptions).AddSingleton(cookieOptions);
 builder.Services.AddSingleton(signingKeys).AddSingleton(hooks);

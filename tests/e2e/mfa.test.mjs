@@ -120,10 +120,6 @@ test('unbuilt features answer like GoTrue with them off', async () => {
   assert.equal(passkeys.status, 404);
   assert.deepEqual(passkeys.json, { code: 'passkey_disabled', message: 'Passkeys are disabled' });
 
-  const web3 = await rawAuth('POST', '/token?grant_type=web3', { body: { chain: 'ethereum' } });
-  assert.equal(web3.status, 422);
-  assert.deepEqual(web3.json, { code: 'web3_provider_disabled', message: 'Web3 provider is disabled' });
-
   const oauth = await rawAuth('GET', '/.well-known/oauth-authorization-server');
   assert.equal(oauth.status, 404);
   assert.deepEqual(oauth.json, { code: 'feature_disabled', message: 'OAuth server is disabled' });

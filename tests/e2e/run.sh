@@ -176,6 +176,9 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_EXTERNAL_APPLE_SECRET=apple-secret \
             GOTRUE_EXTERNAL_APPLE_ISSUER="$ISSUER_URL" \
             GOTRUE_EXTERNAL_IOS_BUNDLE_ID=com.example.ios \
+            GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED=true \
+            GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED=true \
+            GOTRUE_RATE_LIMIT_WEB3=100000 \
             GOTRUE_SMTP_HOST=127.0.0.1 \
             GOTRUE_SMTP_PORT="$SMTP_PORT" \
             GOTRUE_SMTP_ADMIN_EMAIL=admin@example.com \

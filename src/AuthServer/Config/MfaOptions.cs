@@ -86,7 +86,7 @@ internal static class UnbuiltFeatures
         foreach (var name in new[]
                  {
                      "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
-                     "GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED", "GOTRUE_EXTERNAL_WEB3_ETHEREUM_ENABLED", "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
+                     "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED",
                  })
             if (env.Bool(name, false))

@@ -55,6 +55,7 @@ internal static class ErrorCode
     public const string SsoProviderNotFound = "sso_provider_not_found";
     public const string PasskeyDisabled = "passkey_disabled";
     public const string Web3ProviderDisabled = "web3_provider_disabled";
+    public const string Web3UnsupportedChain = "web3_unsupported_chain";
     // External identities and linking (issue #4).
     public const string ProviderDisabled = "provider_disabled";
     public const string ProviderEmailNeedsVerification = "provider_email_needs_verification";

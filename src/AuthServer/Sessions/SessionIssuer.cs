@@ -20,9 +20,11 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     /// user's row passes it as <paramref name="auditAs"/>: the audit row (which names the user) then goes
     /// in the same round trip instead of a second one.
     public async Task<JsonObject> StartAsync(NpgsqlConnection conn, Guid userId, string amrMethod, HttpContext http,
-        DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email", UserRow? auditAs = null)
+        DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email", UserRow? auditAs = null,
+        JsonObject? loginTraits = null)
     {
-        var traits = new JsonObject { ["provider"] = provider };
+        // The `login` audit row's traits: the provider, or what the caller describes (Web3: chain, address…).
+        var traits = loginTraits ?? new JsonObject { ["provider"] = provider };
         var sessionId = Guid.NewGuid();
         // jwt.md §5.1: v2 sessions keep an HMAC key and a counter instead of refresh_tokens rows.
         var v2 = refresh.IssuesV2;

@@ -26,9 +26,10 @@ internal static class ExternalAccounts
     /// Returns the user to sign in and whether it was created by this call. An unverified provider email gets
     /// the confirmation mail (<paramref name="mailer"/>, links to <paramref name="links"/>), queued in this
     /// transaction: the caller notifies the outbox after committing, also on <see cref="CommitThenThrow"/>.
+    /// <paramref name="hasEmails"/> is false for Web3 sign-ins, which skip the email-confirmation step.
     public static async Task<(Guid UserId, bool Created)> ResolveAsync(NpgsqlConnection conn, ExternalUser data,
         string provider, string aud, AuthOptions auth, JwtOptions jwt, ExternalOptions external, string ip,
-        Mailer mailer, MailLinks links, DateTime now, CancellationToken ct)
+        Mailer mailer, MailLinks links, DateTime now, CancellationToken ct, bool hasEmails = true)
     {
         var candidate = data.Email?.Trim().ToLowerInvariant();
         var verified = candidate is not null && (data.EmailVerified || auth.MailerAutoconfirm);
@@ -106,7 +107,8 @@ internal static class ExternalAccounts
         if (user.IsBanned(new DateTimeOffset(now, TimeSpan.Zero)))
             throw ApiError.Forbidden(ErrorCode.UserBanned, "User is banned");
 
-        if (user.EmailConfirmedAt is null)
+        // GoTrue `hasEmails`: a Web3 identity carries no email, so there is nothing to confirm or to clean up.
+        if (hasEmails && user.EmailConfirmedAt is null)
         {
             await IdentityQueries.RemoveUnconfirmedIdentitiesAsync(conn, userId, identityId, data.IdentityData, now, ct);
             if (verified)

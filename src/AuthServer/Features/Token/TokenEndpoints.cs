@@ -1,4 +1,5 @@
 using AuthServer.Features.Captcha;
+using AuthServer.Features.Web3;
 using AuthServer.Http;
 
 namespace AuthServer.Features.Token;
@@ -17,8 +18,7 @@ internal static class TokenEndpoints
         {
             "password" => PasswordGrant.HandleAsync(http, ct),
             "refresh_token" => RefreshTokenGrant.HandleAsync(http, ct),
-            // GoTrue web3.go: with every Web3 chain off, before the body is read. Web3 is not built (#6).
-            "web3" => throw ApiError.Unprocessable(ErrorCode.Web3ProviderDisabled, "Web3 provider is disabled"),
+            "web3" => Web3Grant.HandleAsync(http, ct),
             "id_token" => IdTokenGrant.HandleAsync(http, ct),
             "pkce" => PkceGrant.HandleAsync(http, ct),
             _ => throw ApiError.BadRequest(ErrorCode.InvalidCredentials, "unsupported_grant_type"),
