@@ -28,7 +28,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
         await fixture.Db.ScalarAsync<DateTime?>("select email_confirmed_at from auth.users where email = @email", new { email });
 
     [Fact]
-    [Trait("catalogue", "H1")]
+    [Trait("catalogue", "H-1")]
     public async Task H1_SignupOnInvitedUnconfirmedAccount_GivesNoSession()
     {
         var email = AuthServerFixture.NewEmail("h1-invited");
@@ -47,7 +47,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "H1")]
+    [Trait("catalogue", "H-1")]
     public async Task H1_SignupOnAdminCreatedUnconfirmedAccount_WithoutItsPassword_GivesNoSession()
     {
         var email = AuthServerFixture.NewEmail("h1-staff");
@@ -68,7 +68,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "H1")]
+    [Trait("catalogue", "H-1")]
     public async Task H1_SignupOnUnconfirmedAccount_WithItsOwnPassword_ConfirmsAndSignsIn()
     {
         var email = AuthServerFixture.NewEmail("h1-owner");
@@ -83,7 +83,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "H1")]
+    [Trait("catalogue", "H-1")]
     public async Task H1_InvitedAccountWithAPassword_IsNeverAutoconfirmedBySignup()
     {
         var email = AuthServerFixture.NewEmail("h1-invited-pw");
@@ -99,7 +99,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "H1")]
+    [Trait("catalogue", "H-1")]
     public async Task H1_OtpOnUnconfirmedAccount_DoesNotConfirmIt_MailsAMagicLink()
     {
         var email = AuthServerFixture.NewEmail("h1-otp");
@@ -126,7 +126,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "M5")]
+    [Trait("catalogue", "M-5")]
     public async Task M5_MagicLinkConfirmation_VoidsThePasswordTheAttackerSet()
     {
         var email = AuthServerFixture.NewEmail("m5-victim");
@@ -149,7 +149,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "M5")]
+    [Trait("catalogue", "M-5")]
     public async Task M5_RecoveryCodeOnUnconfirmedAccount_VoidsThePasswordToo()
     {
         var email = AuthServerFixture.NewEmail("m5-recover");
@@ -167,7 +167,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "M5")]
+    [Trait("catalogue", "M-5")]
     public async Task M5_SignupConfirmation_KeepsThePasswordOfThatSignup()
     {
         var email = AuthServerFixture.NewEmail("m5-self");
@@ -181,7 +181,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "I2")]
+    [Trait("catalogue", "I-2")]
     public async Task I2_AutoconfirmNeverLinksAnUnverifiedProviderEmailToAnExistingAccount()
     {
         var email = OidcFixture.NewEmail("i2-victim");
@@ -196,7 +196,7 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
     }
 
     [Fact]
-    [Trait("catalogue", "I2")]
+    [Trait("catalogue", "I-2")]
     public async Task I2_AVerifiedProviderEmail_StillLinksUnderAutoconfirm()
     {
         var email = OidcFixture.NewEmail("i2-owner");
