@@ -11,14 +11,26 @@ public sealed class OidcAutoconfirmFixture : OidcFixture
     protected override void Extra(IDictionary<string, string> settings) => settings["GOTRUE_MAILER_AUTOCONFIRM"] = "true";
 }
 
+/// <summary>Phone provider (the fake twilio) with GOTRUE_SMS_AUTOCONFIRM=true.</summary>
+public sealed class PhoneSmsAutoconfirmFixture : PhoneFixture
+{
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        base.Configure(settings);
+        settings["GOTRUE_SMS_AUTOCONFIRM"] = "true";
+    }
+}
+
 /// <summary>
 /// The account-takeover findings of the 2026-12 review (issue 24; GoTrue has all three): H-1, sign-up and
 /// `/otp` confirming an existing unconfirmed account with no proof when autoconfirm is on; M-5, a password an
 /// attacker set at sign-up surviving the owner's confirmation through a magic link; I-2, autoconfirm standing
 /// in for the provider's email verification when linking to an existing account. Each reproduction first.
 /// </summary>
-public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFixture mail, OidcAutoconfirmFixture oidc)
-    : IClassFixture<AuthServerFixture>, IClassFixture<EmailFixture>, IClassFixture<OidcAutoconfirmFixture>
+public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFixture mail, OidcAutoconfirmFixture oidc,
+    PhoneFixture phones, PhoneSmsAutoconfirmFixture phonesAutoconfirm)
+    : IClassFixture<AuthServerFixture>, IClassFixture<EmailFixture>, IClassFixture<OidcAutoconfirmFixture>,
+        IClassFixture<PhoneFixture>, IClassFixture<PhoneSmsAutoconfirmFixture>
 {
     const string AttackerPassword = "attacker-pw-1";
 
@@ -26,6 +38,9 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
 
     async Task<DateTime?> ConfirmedAtAsync(AuthServerFixture fixture, string email) =>
         await fixture.Db.ScalarAsync<DateTime?>("select email_confirmed_at from auth.users where email = @email", new { email });
+
+    static async Task<DateTime?> PhoneConfirmedAtAsync(AuthServerFixture fixture, string phone) =>
+        await fixture.Db.ScalarAsync<DateTime?>("select phone_confirmed_at from auth.users where phone = @phone", new { phone });
 
     [Fact]
     [Trait("catalogue", "H-1")]
@@ -123,6 +138,70 @@ public sealed class AccountTakeoverTests(AuthServerFixture autoconfirm, EmailFix
 
         Assert.NotNull(await ConfirmedAtAsync(autoconfirm, email));
         Assert.Contains("type=magiclink", (await autoconfirm.Mail.LatestAsync(email)).Link);
+    }
+
+    [Fact]
+    [Trait("catalogue", "H-1")]
+    public async Task H1_PhoneSignupOnAdminCreatedUnconfirmedAccount_GivesNoSession()
+    {
+        var phone = PhoneFixture.NewPhone();
+        using var admin = Admin(phonesAutoconfirm);
+        await phonesAutoconfirm.OkJsonAsync(await admin.PostAsJsonAsync("/admin/users", new { phone, password = "Owner-Secret-1" }));
+        using var attacker = phonesAutoconfirm.CreateClient();
+
+        await ApiAssert.ErrorAsync(await attacker.PostAsJsonAsync("/signup", new { phone, password = AttackerPassword }),
+            422, "user_already_exists", "User already registered");
+
+        Assert.Null(await PhoneConfirmedAtAsync(phonesAutoconfirm, phone));
+    }
+
+    [Fact]
+    [Trait("catalogue", "H-1")]
+    public async Task H1_PhoneOtpOnUnconfirmedAccount_DoesNotConfirmIt_TheCodeDoes()
+    {
+        var phone = PhoneFixture.NewPhone();
+        using var admin = Admin(phonesAutoconfirm);
+        await phonesAutoconfirm.OkJsonAsync(await admin.PostAsJsonAsync("/admin/users", new { phone, password = "Owner-Secret-1" }));
+        using var client = phonesAutoconfirm.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/otp", new { phone })).StatusCode);
+
+        Assert.Null(await PhoneConfirmedAtAsync(phonesAutoconfirm, phone));
+        var session = await phonesAutoconfirm.OkJsonAsync(await client.PostAsJsonAsync("/verify",
+            new { type = "sms", phone, token = phonesAutoconfirm.Sms.LastCode(phone) }));
+        Assert.NotNull(session["user"]!["phone_confirmed_at"]);
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-5")]
+    public async Task M5_PhoneOtpConfirmation_VoidsThePasswordTheAttackerSet()
+    {
+        var phone = PhoneFixture.NewPhone();
+        using var attacker = phones.CreateClient();
+        await phones.OkJsonAsync(await attacker.PostAsJsonAsync("/signup", new { phone, password = AttackerPassword }));
+        // Past the per-user SMS interval: the owner asks for a code later.
+        await phones.Db.ExecuteAsync("update auth.users set confirmation_sent_at = now() - interval '1 hour' where phone = @phone",
+            new { phone });
+        using var owner = phones.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await owner.PostAsJsonAsync("/otp", new { phone })).StatusCode);
+        await phones.OkJsonAsync(await owner.PostAsJsonAsync("/verify", new { type = "sms", phone, token = phones.Sms.LastCode(phone) }));
+
+        await ApiAssert.ErrorAsync(await attacker.PostAsJsonAsync("/token?grant_type=password", new { phone, password = AttackerPassword }),
+            400, "invalid_credentials", "Invalid login credentials");
+    }
+
+    [Fact]
+    [Trait("catalogue", "M-5")]
+    public async Task M5_PhoneSignupConfirmation_KeepsThePasswordOfThatSignup()
+    {
+        var phone = PhoneFixture.NewPhone();
+        using var client = phones.CreateClient();
+        await phones.OkJsonAsync(await client.PostAsJsonAsync("/signup", new { phone, password = "Own-Secret-1" }));
+
+        await phones.OkJsonAsync(await client.PostAsJsonAsync("/verify", new { type = "sms", phone, token = phones.Sms.LastCode(phone) }));
+
+        await phones.OkJsonAsync(await client.PostAsJsonAsync("/token?grant_type=password", new { phone, password = "Own-Secret-1" }));
     }
 
     [Fact]

@@ -38,6 +38,12 @@ internal static class PhoneQueries
             "delete from auth.users where id = @id and phone_confirmed_at is null and email_confirmed_at is null",
             new { id }));
 
+    /// M-5: a password nobody proved is removed before the owner confirms the account with a code.
+    public static Task ClearPasswordAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update auth.users set encrypted_password = '', updated_at = @now where id = @id",
+            new { id, now }, cancellationToken: ct));
+
     /// GoTrue `ConfirmPhone`: confirmed, token cleared, `phone_verified` in user_metadata and the phone identity.
     public static Task ConfirmPhoneAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(
