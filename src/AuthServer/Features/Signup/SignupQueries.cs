@@ -85,8 +85,8 @@ internal static class SignupQueries
         return await grid.ReadSingleAsync<UserRow>();
     }
 
-    /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, mark the metadata verified,
-    /// drop pending one-time tokens.
+    /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, drop pending one-time tokens; `Confirm`
+    /// also sets user_metadata.email_verified, `ConfirmPhone` leaves the metadata alone.
     public static Task ConfirmAsync(NpgsqlConnection conn, Guid id, string provider, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(provider == "email"
             ? """
@@ -96,8 +96,7 @@ internal static class SignupQueries
               delete from auth.one_time_tokens where user_id = @id;
               """
             : """
-              update auth.users set phone_confirmed_at = @now, confirmation_token = '', updated_at = @now,
-                  raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"phone_verified": true}'::jsonb
+              update auth.users set phone_confirmed_at = @now, confirmation_token = '', updated_at = @now
               where id = @id;
               delete from auth.one_time_tokens where user_id = @id;
               """, new { id, now }, cancellationToken: ct));
