@@ -56,7 +56,8 @@ public sealed class PhoneTests(PhoneFixture server) : IClassFixture<PhoneFixture
         var session = await VerifyAsync("+" + phone, code);
         Assert.Equal(phone, (string?)session["user"]!["phone"]);
         Assert.NotNull(session["user"]!["phone_confirmed_at"]);
-        Assert.True((bool)session["user"]!["user_metadata"]!["phone_verified"]!);
+        // GoTrue `ConfirmPhone` leaves user_metadata as the sign-up wrote it (UserJsonParityTests).
+        Assert.False((bool)session["user"]!["user_metadata"]!["phone_verified"]!);
         Assert.Equal("otp", (string?)Jwt.Payload((string)session["access_token"]!)["amr"]![0]!["method"]);
         Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from auth.one_time_tokens where user_id = @id", new { id }));
         await server.OkJsonAsync(await client.PostAsJsonAsync("/token?grant_type=password", new { phone, password = Password }));

@@ -32,7 +32,12 @@ internal static class ExternalAccounts
         Mailer mailer, MailLinks links, DateTime now, CancellationToken ct, bool hasEmails = true)
     {
         var candidate = data.Email?.Trim().ToLowerInvariant();
+        // Autoconfirm confirms an account this identity creates or already owns, as in GoTrue. Ours (I-2, README
+        // "Where we deliberately differ"): it never stands in for the provider's verification when joining an
+        // existing account (GoTrue `DetermineAccountLinking` counts it): an IdP that issues unverified emails
+        // would otherwise sign anyone into the account of that address.
         var verified = candidate is not null && (data.EmailVerified || auth.MailerAutoconfirm);
+        var linkable = candidate is not null && data.EmailVerified;
         Guid userId;
         Guid identityId;
         var created = false;
@@ -60,7 +65,7 @@ internal static class ExternalAccounts
         else
         {
             Guid? linkTo = null;
-            if (verified)
+            if (linkable)
             {
                 // Only a verified email links to an existing account; SSO identities are their own domain.
                 var similar = (await IdentityQueries.FindByEmailAsync(conn, candidate!, ct))

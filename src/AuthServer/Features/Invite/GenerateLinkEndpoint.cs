@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.Signup;
+using AuthServer.Features.User;
 using AuthServer.Http;
 using AuthServer.Mail;
 using AuthServer.Security;
@@ -66,6 +67,10 @@ internal static class GenerateLinkEndpoint
                 {
                     if (user.EmailConfirmedAt is not null)
                         throw ApiError.Unprocessable(ErrorCode.EmailExists, InviteEndpoints.DuplicateEmail);
+                    // GoTrue `UpdateUserMetaData(params.Data)`: the data is merged in, a null value removes its key.
+                    if (body.Data is not null)
+                        await UserUpdateQueries.SetUserMetadataAsync(conn, user.Id,
+                            UserJson.MergeMetadata(user.UserMetadata, body.Data), now, ct);
                 }
                 else
                 {
@@ -75,7 +80,7 @@ internal static class GenerateLinkEndpoint
                     var id = Guid.NewGuid();
                     await Hooks.UserCreation.BeforeAsync(http, id, aud, email, null, "email", body.Data, ct);
                     await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null,
-                        await passwords.HashAsync(password, ct), "email", body.Data ?? [], now, ct);
+                        await passwords.HashAsync(password, ct), "email", body.Data ?? [], now, ct, asSignup: false);
                     user = (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User;
                     await AuditLog.WriteAsync(conn, user, AuditAction.UserSignedUp, ip, now, ct,
                         new JsonObject { ["provider"] = "email" });

@@ -62,7 +62,9 @@ internal static class InviteEndpoints
         }
         var id = Guid.NewGuid();
         await Hooks.UserCreation.BeforeAsync(id, aud, email, null, "email", data, ct);
-        await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null, "", "email", data ?? [], now, ct);
+        // GoTrue `signupNewUser` + `createNewIdentity`: user_metadata = data, the identity has the bare claims.
+        await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null, "", "email", data ?? [], now, ct,
+            asSignup: false);
         return (await UserQueries.FindWithIdentitiesAsync(conn, id, ct))!.Value.User;
     }
 

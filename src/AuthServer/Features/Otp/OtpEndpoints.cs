@@ -81,6 +81,7 @@ internal static class OtpEndpoints
         await using var tx = await conn.BeginTransactionAsync(ct);
         var existing = await UserQueries.FindByEmailAsync(conn, email, aud, ct);
         Guid userId;
+        var createdHere = existing is null;
         if (existing is null)
         {
             if (auth.DisableSignup) throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
@@ -96,7 +97,11 @@ internal static class OtpEndpoints
         else userId = existing.Id;
 
         var user = (await MailQueries.LockUserAsync(conn, userId, ct))!;
-        if (user.EmailConfirmedAt is null)
+        // Ours (H-1, M-5; README "Where we deliberately differ"): an account that existed unconfirmed before this
+        // request is neither autoconfirmed (GoTrue does, with no proof, when autoconfirm is on) nor sent the
+        // sign-up confirmation (which would confirm a password someone else may have set). It gets the magic
+        // link: following it proves the mailbox, confirms the account and clears the unproven password.
+        if (user.EmailConfirmedAt is null && createdHere)
         {
             if (auth.MailerAutoconfirm)
             {

@@ -78,17 +78,27 @@ internal static class PhoneFlows
                     throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
                 }
             }
+            else
+                // Ours (M-5, README "Where we deliberately differ"): the code sent now confirms the account when
+                // used, which proves the phone, not a password someone set at sign-up before its owner. An
+                // unconfirmed account cannot sign in with that password yet, so it goes now.
+                await PhoneQueries.ClearPasswordAsync(conn, userId, now, ct);
             if (!auth.SmsAutoconfirm)
             {
                 await SendSignupConfirmationAsync(http, conn, tx, userId, existing is null, phone, channel, sms, now, ct);
                 return Results.Json(new JsonObject());
             }
-            // Autoconfirm: signed up and confirmed, then the OTP is sent as to any confirmed user.
-            var signedUp = (await MailQueries.LockUserAsync(conn, userId, ct))!;
-            await AuditLog.WriteAsync(conn, signedUp, AuditAction.UserSignedUp, ip, now, ct,
-                new JsonObject { ["provider"] = "phone", ["channel"] = channel });
-            await PhoneQueries.ConfirmPhoneAsync(conn, userId, now, ct);
-            existing = signedUp;
+            if (existing is null)
+            {
+                // Autoconfirm: signed up and confirmed, then the OTP is sent as to any confirmed user.
+                var signedUp = (await MailQueries.LockUserAsync(conn, userId, ct))!;
+                await AuditLog.WriteAsync(conn, signedUp, AuditAction.UserSignedUp, ip, now, ct,
+                    new JsonObject { ["provider"] = "phone", ["channel"] = channel });
+                await PhoneQueries.ConfirmPhoneAsync(conn, userId, now, ct);
+                existing = signedUp;
+            }
+            // Ours (H-1): an account that existed unconfirmed is not autoconfirmed with no proof (GoTrue does);
+            // the code sent below confirms it when used.
         }
 
         var user = (await MailQueries.LockUserAsync(conn, existing.Id, ct))!;

@@ -38,15 +38,19 @@ internal static class PhoneQueries
             "delete from auth.users where id = @id and phone_confirmed_at is null and email_confirmed_at is null",
             new { id }));
 
-    /// GoTrue `ConfirmPhone`: confirmed, token cleared, `phone_verified` in user_metadata and the phone identity.
+    /// M-5: a password nobody proved is removed before the owner confirms the account with a code.
+    public static Task ClearPasswordAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update auth.users set encrypted_password = '', updated_at = @now where id = @id",
+            new { id, now }, cancellationToken: ct));
+
+    /// GoTrue `ConfirmPhone`: confirmed and the token cleared. Unlike `Confirm` (email) it leaves user_metadata and
+    /// the identity's `phone_verified` as they are.
     public static Task ConfirmPhoneAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(
             """
-            update auth.users set phone_confirmed_at = @now, confirmation_token = '', is_anonymous = false, updated_at = @now,
-                raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"phone_verified": true}'::jsonb
+            update auth.users set phone_confirmed_at = @now, confirmation_token = '', is_anonymous = false, updated_at = @now
             where id = @id;
-            update auth.identities set identity_data = identity_data || '{"phone_verified": true}'::jsonb, updated_at = @now
-            where user_id = @id and provider = 'phone';
             """, new { id, now }, cancellationToken: ct));
 
     /// GoTrue `smsVerify` for phone_change + `ConfirmPhoneChange`: the pending phone becomes the phone,

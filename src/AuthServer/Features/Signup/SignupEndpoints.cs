@@ -86,6 +86,16 @@ internal static class SignupEndpoints
             }
             // Unconfirmed: the user is not modified, since nobody has proven they own it yet.
             userId = existing.Id;
+            if (autoconfirm && !await ProvesOwnershipAsync(http, existing, body.Password, email ?? phone!, passwords, ct))
+            {
+                // Ours (H-1, README "Where we deliberately differ"): GoTrue confirms the account and hands out a
+                // session here with no credential check, which takes over invited and admin-created users.
+                // Answer as for a confirmed account instead (autoconfirm is on, so GoTrue's answer is the 422).
+                await AuditLog.WriteAsync(conn, existing, AuditAction.UserRepeatedSignup, ip, now, ct,
+                    new JsonObject { ["provider"] = provider });
+                await tx.CommitAsync(ct);
+                throw ApiError.Unprocessable(ErrorCode.UserAlreadyExists, "User already registered");
+            }
         }
         else
         {
@@ -162,6 +172,18 @@ internal static class SignupEndpoints
         var session = await sessions.StartAsync(conn, userId, "anonymous", http, now, ct, provider: "anonymous", auditAs: created);
         await tx.CommitAsync(ct);
         return Results.Json(session, Json.Options);
+    }
+
+    /// Autoconfirm may confirm an existing unconfirmed account only for whoever set its password: never an
+    /// invited user, and only when the submitted password verifies against the stored hash. The check counts
+    /// against the per-account password limit, so this is no guessing oracle beside `/token`.
+    static async Task<bool> ProvesOwnershipAsync(HttpContext http, UserRow existing, string password, string account,
+        Passwords passwords, CancellationToken ct)
+    {
+        if (existing.InvitedAt is not null || string.IsNullOrEmpty(existing.EncryptedPassword)) return false;
+        await http.RequestServices.GetRequiredService<RateLimiter>().EnsurePasswordAttemptAsync(http, account, ct);
+        var hash = http.RequestServices.GetRequiredService<ColumnEncryption>().Reveal(existing.EncryptedPassword, existing.Id);
+        return await passwords.VerifyAsync(password, hash, ct);
     }
 
     /// `X-JWT-AUD` if sent, else `GOTRUE_JWT_AUD` (public routes never parse the bearer token).

@@ -8,16 +8,27 @@ namespace AuthServer.Features.Signup;
 internal static class SignupQueries
 {
     /// The user and its email/phone identity in one round trip, written as GoTrue writes them: nil
-    /// instance_id, `''` token columns, metadata = request data merged with the identity's claims.
+    /// instance_id, `''` token columns. The identity's claims are GoTrue's `provider.Claims{Subject, Email}`
+    /// map (`sub`, `email`, `email_verified: false`, `phone_verified: false`; no phone).
+    /// <paramref name="asSignup"/>: `POST /signup` (and the sign-ups GoTrue routes through it: `/otp`, phone)
+    /// adds the request data to the identity's claims (claims win) and, through `RemoveUnconfirmedIdentities`,
+    /// makes that the user_metadata. Invite and generate_link (`signupNewUser` + `createNewIdentity`) keep
+    /// user_metadata = data and the bare claims.
     public static Task CreateUserAsync(NpgsqlConnection conn, Guid id, string aud, string role, string? email,
-        string? phone, string passwordHash, string provider, JsonObject data, DateTime now, CancellationToken ct)
+        string? phone, string passwordHash, string provider, JsonObject data, DateTime now, CancellationToken ct,
+        bool asSignup = true)
     {
         var identityData = new JsonObject { ["sub"] = id.ToString() };
         if (email is not null) identityData["email"] = email;
         identityData["email_verified"] = false;
         identityData["phone_verified"] = false;
         var userMeta = (JsonObject)data.DeepClone();
-        foreach (var (key, value) in identityData) userMeta[key] = value?.DeepClone();
+        if (asSignup)
+        {
+            foreach (var (key, value) in data)
+                if (!identityData.ContainsKey(key)) identityData[key] = value?.DeepClone();
+            userMeta = (JsonObject)identityData.DeepClone();
+        }
         var appMeta = new JsonObject { ["provider"] = provider, ["providers"] = new JsonArray(provider) };
 
         return conn.ExecuteAsync(new CommandDefinition(
@@ -74,8 +85,8 @@ internal static class SignupQueries
         return await grid.ReadSingleAsync<UserRow>();
     }
 
-    /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, mark the metadata verified,
-    /// drop pending one-time tokens.
+    /// GoTrue `User.Confirm` / `ConfirmPhone`: stamp the confirmation, drop pending one-time tokens; `Confirm`
+    /// also sets user_metadata.email_verified, `ConfirmPhone` leaves the metadata alone.
     public static Task ConfirmAsync(NpgsqlConnection conn, Guid id, string provider, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(provider == "email"
             ? """
@@ -85,8 +96,7 @@ internal static class SignupQueries
               delete from auth.one_time_tokens where user_id = @id;
               """
             : """
-              update auth.users set phone_confirmed_at = @now, confirmation_token = '', updated_at = @now,
-                  raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"phone_verified": true}'::jsonb
+              update auth.users set phone_confirmed_at = @now, confirmation_token = '', updated_at = @now
               where id = @id;
               delete from auth.one_time_tokens where user_id = @id;
               """, new { id, now }, cancellationToken: ct));

@@ -230,14 +230,19 @@ internal static class VerifyEndpoints
                     // An invited user gets a random password; the app asks them to set their own (GoTrue `signupVerify`).
                     await VerifyQueries.SetPasswordAsync(conn, user.Id, await passwords.HashAsync(Secrets.NewToken(), ct), now, ct);
                 await AuditLog.WriteAsync(conn, user, AuditAction.UserSignedUp, ip, now, ct);
-                await VerifyQueries.ConfirmEmailAsync(conn, user.Id, now, ct);
+                await VerifyQueries.ConfirmEmailAsync(conn, user.Id, now, ct, markIdentities: true);
                 break;
             case "recovery" or "magiclink":
                 await VerifyQueries.ClearRecoveryAsync(conn, user.Id, now, ct);
                 if (user.EmailConfirmedAt is null)
                 {
                     await AuditLog.WriteAsync(conn, user, AuditAction.UserSignedUp, ip, now, ct);
-                    await VerifyQueries.ConfirmEmailAsync(conn, user.Id, now, ct);
+                    // GoTrue `recoverVerify`: `User.Confirm` only, the identities' email_verified stays as it was.
+                    await VerifyQueries.ConfirmEmailAsync(conn, user.Id, now, ct, markIdentities: false);
+                    // Ours (M-5, README "Where we deliberately differ"): the owner proved the mailbox, not the
+                    // password someone set at sign-up before them (pre-account takeover); it goes, as on the
+                    // OAuth path. The owner sets one with PUT /user.
+                    await VerifyQueries.ClearPasswordAsync(conn, user.Id, now, ct);
                 }
                 else await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct);
                 break;

@@ -104,17 +104,28 @@ internal static class VerifyQueries
             delete from auth.one_time_tokens where user_id = @id and token_hash = any(@hashes);
             """, new { id, hashes }, cancellationToken: ct));
 
-    /// Email confirmed (signup, invite, first magic link): GoTrue `Confirm` + identity `email_verified`.
-    public static Task ConfirmEmailAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
+    /// Email confirmed (signup, invite, first magic link): GoTrue `Confirm` (user_metadata.email_verified).
+    /// <paramref name="markIdentities"/>: GoTrue `signupVerify` also sets `email_verified` on every identity
+    /// whose email is the user's; `recoverVerify` does not.
+    public static Task ConfirmEmailAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct,
+        bool markIdentities) =>
         conn.ExecuteAsync(new CommandDefinition(
             """
             update auth.users set email_confirmed_at = coalesce(email_confirmed_at, @now), confirmation_token = '',
                 updated_at = @now,
                 raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || '{"email_verified": true}'::jsonb
             where id = @id;
-            update auth.identities set identity_data = identity_data || '{"email_verified": true}'::jsonb, updated_at = @now
-            where user_id = @id and provider = 'email';
-            """, new { id, now }, cancellationToken: ct));
+            update auth.identities i set identity_data = i.identity_data || '{"email_verified": true}'::jsonb, updated_at = @now
+            from auth.users u
+            where @markIdentities and u.id = @id and i.user_id = u.id
+                and coalesce(i.email, '') <> '' and i.email = lower(coalesce(u.email, ''));
+            """, new { id, now, markIdentities }, cancellationToken: ct));
+
+    /// M-5: a password nobody proved is removed when the owner confirms the account another way.
+    public static Task ClearPasswordAsync(NpgsqlConnection conn, Guid id, DateTime now, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(
+            "update auth.users set encrypted_password = '', updated_at = @now where id = @id",
+            new { id, now }, cancellationToken: ct));
 
     public static Task SetPasswordAsync(NpgsqlConnection conn, Guid id, string hash, DateTime now, CancellationToken ct) =>
         conn.ExecuteAsync(new CommandDefinition(
