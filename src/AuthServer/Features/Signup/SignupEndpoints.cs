@@ -181,9 +181,12 @@ internal static class SignupEndpoints
         Passwords passwords, CancellationToken ct)
     {
         if (existing.InvitedAt is not null || string.IsNullOrEmpty(existing.EncryptedPassword)) return false;
-        await http.RequestServices.GetRequiredService<RateLimiter>().EnsurePasswordAttemptAsync(http, account, ct);
+        var limiter = http.RequestServices.GetRequiredService<RateLimiter>();
+        var attempt = await limiter.BeginPasswordAttemptAsync(http, account, ct);
         var hash = http.RequestServices.GetRequiredService<ColumnEncryption>().Reveal(existing.EncryptedPassword, existing.Id);
-        return await passwords.VerifyAsync(password, hash, ct);
+        var verified = await passwords.VerifyAsync(password, hash, ct);
+        await (verified ? limiter.PasswordSucceededAsync(attempt, ct) : limiter.PasswordFailedAsync(attempt, ct));
+        return verified;
     }
 
     /// `X-JWT-AUD` if sent, else `GOTRUE_JWT_AUD` (public routes never parse the bearer token).
