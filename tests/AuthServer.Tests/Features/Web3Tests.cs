@@ -31,6 +31,7 @@ public sealed class Web3SolanaOnlyFixture : AuthServerFixture
     {
         settings["GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED"] = "true";
         settings["GOTRUE_RATE_LIMIT_WEB3"] = "0.3"; // burst 30, 0.3 per 5 min
+        settings["GOTRUE_RATE_LIMIT_BY_SOCKET_ADDRESS"] = "true"; // per-client limits need a key (ours, opt-in)
     }
 }
 
