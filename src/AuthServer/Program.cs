@@ -56,7 +56,7 @@ try
     dbConnectionOptions = DbConnectionOptions.Load(env);
     cookieOptions = CookieSessionOptions.Load(env);
     mfaOptions = MfaOptions.Load(env);
-    UnbuiltFeatures.EnsureOff(env);
+    UnbuiltFeatures.WarnIfOn(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     mailerOptions = MailerOptions.Load(env);
     mailerNotifications = MailerNotificationOptions.Load(env);
@@ -65,7 +65,7 @@ try
     rateLimits = RateLimitOptions.Load(env);
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
-    smsOptions = SmsOptions.Load(env, required: (auth.PhoneEnabled || mfaOptions.PhoneEnrollEnabled) && !hooks.SendSms.Enabled);
+    smsOptions = SmsOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -117,6 +117,7 @@ builder.Services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
     .WithExposedHeaders("X-Total-Count", "Link", ApiVersion.Header, "Retry-After")));
 
 var app = builder.Build();
+foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning); // README "Configuration"
 
 try
 {

@@ -88,7 +88,7 @@ internal sealed class MailerOptions
             SmtpPass = env.String("GOTRUE_SMTP_PASS") ?? "",
             AdminEmail = env.String("GOTRUE_SMTP_ADMIN_EMAIL") ?? "",
             SenderName = env.String("GOTRUE_SMTP_SENDER_NAME") ?? "",
-            Headers = ParseHeaders(env.String("GOTRUE_SMTP_HEADERS")),
+            Headers = ParseHeaders(env),
             MaxFrequency = frequency is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             SecureEmailChangeEnabled = env.Bool("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", true),
             OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? DefaultOtpExpirySeconds : otpExp),
@@ -108,17 +108,20 @@ internal sealed class MailerOptions
         };
     }
 
-    static Dictionary<string, string[]> ParseHeaders(string? json)
+    /// GoTrue logs a warning for headers that are not a JSON object of string arrays and sends without
+    /// them; ours GOTRUE_STRICT_CONFIG=true refuses the boot instead.
+    static Dictionary<string, string[]> ParseHeaders(EnvReader env)
     {
-        if (json is null) return [];
+        if (env.String("GOTRUE_SMTP_HEADERS") is not { } json) return [];
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, string[]>>(json)
-                ?? throw new ConfigException("GOTRUE_SMTP_HEADERS: expected a JSON object of string arrays");
+            if (JsonSerializer.Deserialize<Dictionary<string, string[]>>(json) is { } headers) return headers;
         }
         catch (JsonException)
         {
-            throw new ConfigException("GOTRUE_SMTP_HEADERS: not a JSON object of string arrays, e.g. {\"X-Tag\": [\"auth\"]}");
+            // reported below
         }
+        env.Stricter("GOTRUE_SMTP_HEADERS: not a JSON object of string arrays (e.g. {\"X-Tag\": [\"auth\"]}); ignored");
+        return [];
     }
 }

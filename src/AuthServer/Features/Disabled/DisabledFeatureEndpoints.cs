@@ -8,7 +8,7 @@ namespace AuthServer.Features.Disabled;
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
 /// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
 /// providers and SCIM. Web3 is the `grant_type=web3` branch of TokenEndpoints. Their enable flags
-/// stop the boot (UnbuiltFeatures), so "off" is the only state there is.
+/// only log a start-up warning (UnbuiltFeatures), so "off" is the only state there is.
 internal static class DisabledFeatureEndpoints
 {
     public static void MapDisabledFeatures(this IEndpointRouteBuilder app)
