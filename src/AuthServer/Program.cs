@@ -141,6 +141,7 @@ await DbConnectionQueries.SeedDefaultAsync(dataSource, dbConnectionOptions.Defau
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
+app.UseRequestIdHeader();
 // CORS outside the exception handler: browsers must be able to read error bodies too.
 app.UseCors();
 if (metricsPort != 0) app.UseMetricServer(metricsPort);

@@ -238,13 +238,23 @@ public sealed class BootParityTests
         {
             ["GOTRUE_EXTERNAL_PHONE_ENABLED"] = "true",
             ["GOTRUE_SMS_PROVIDER"] = "twilio", // no GOTRUE_SMS_TWILIO_* credentials
+            ["REQUEST_ID_HEADER"] = "X-Request-Id",
         });
         using var client = server.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/otp") { Content = JsonContent.Create(new { phone = "15555550123" }) };
+        request.Headers.Add("X-Request-Id", "req-parity-1");
 
-        var otp = await client.PostAsJsonAsync("/otp", new { phone = "15555550123" });
+        var otp = await client.SendAsync(request);
+        var withoutId = await client.PostAsJsonAsync("/otp", new { phone = "15555550124" });
 
         // GoTrue otp.go: GetSmsProvider fails → internalServerError("Unable to get SMS provider").
-        await ApiAssert.ErrorAsync(otp, 500, "unexpected_failure", "Unable to get SMS provider");
+        var body = await ApiAssert.ErrorAsync(otp, 500, "unexpected_failure", "Unable to get SMS provider");
+        // REQUEST_ID_HEADER: the gateway's id is the request's id, in error_id and in the log lines.
+        Assert.Equal("req-parity-1", (string?)body["error_id"]);
+        Assert.Contains("\"request_id\":\"req-parity-1\"", server.Output);
+        var other = await ApiAssert.ErrorAsync(withoutId, 500, "unexpected_failure", "Unable to get SMS provider");
+        Assert.False(string.IsNullOrEmpty((string?)other["error_id"]));
+        Assert.NotEqual("req-parity-1", (string?)other["error_id"]);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
     }
 }
