@@ -96,7 +96,7 @@ builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString) { Name = "authserver" };
-    if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
+    dbOptions.ApplyTo(dataSource.ConnectionStringBuilder);
     dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder);
     return dataSource.Build();
 });

@@ -5,6 +5,13 @@ namespace AuthServer.Config;
 /// <summary>SMTP, mail templates, email OTPs and links, email-change and PKCE settings (config.md §4, §6, §7).</summary>
 internal sealed class MailerOptions
 {
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_MAX_AGE` (10m): a loaded `GOTRUE_MAILER_TEMPLATES_*` body is fetched again after this.</summary>
+    public TimeSpan TemplateMaxAge { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL` (10s): after a failed load, the wait before trying again.</summary>
+    public TimeSpan TemplateRetryInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_MAX_SIZE` (1000000): bytes read from a template URL.</summary>
+    public int TemplateMaxSize { get; init; } = 1_000_000;
+
     /// <summary>`GOTRUE_SMTP_HOST`: empty = no SMTP server; mail is queued but never delivered (GoTrue's no-op mailer).</summary>
     public string SmtpHost { get; init; } = "";
     /// <summary>`GOTRUE_SMTP_PORT` (587). Port 465 uses TLS on connect, others STARTTLS when offered.</summary>
@@ -105,6 +112,10 @@ internal sealed class MailerOptions
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),
             PkcePlainEnabled = env.Bool("GOTRUE_SECURITY_PKCE_PLAIN_ENABLED", true),
+            TemplateMaxAge = env.Duration("GOTRUE_MAILER_TEMPLATE_MAX_AGE") is { } age && age > TimeSpan.Zero ? age : TimeSpan.FromMinutes(10),
+            TemplateRetryInterval = env.Duration("GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL") is { } retry && retry > TimeSpan.Zero
+                ? retry : TimeSpan.FromSeconds(10),
+            TemplateMaxSize = env.Int("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", 1_000_000) is var size and > 0 ? size : 1_000_000,
         };
     }
 

@@ -162,6 +162,30 @@ public sealed class BootParityTests
         Assert.Empty(env.Warnings);
     }
 
+    [Fact]
+    public void MailerOptions_TemplateSettings_DefaultsAsGoTrue()
+    {
+        var mailer = MailerOptions.Load(Env());
+        Assert.Equal(TimeSpan.FromMinutes(10), mailer.TemplateMaxAge);
+        Assert.Equal(TimeSpan.FromSeconds(10), mailer.TemplateRetryInterval);
+        Assert.Equal(1_000_000, mailer.TemplateMaxSize);
+    }
+
+    [Fact]
+    public void MailerOptions_TemplateSettings_Read()
+    {
+        var mailer = MailerOptions.Load(Env(("GOTRUE_MAILER_TEMPLATE_MAX_AGE", "1h"), ("GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL", "30s"),
+            ("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", "2048")));
+        Assert.Equal(TimeSpan.FromHours(1), mailer.TemplateMaxAge);
+        Assert.Equal(TimeSpan.FromSeconds(30), mailer.TemplateRetryInterval);
+        Assert.Equal(2048, mailer.TemplateMaxSize);
+    }
+
+    [Fact]
+    public void MailerOptions_TemplateMaxAgeGarbage_RefusedNamingIt() =>
+        Assert.Contains("GOTRUE_MAILER_TEMPLATE_MAX_AGE",
+            Assert.Throws<ConfigException>(() => MailerOptions.Load(Env(("GOTRUE_MAILER_TEMPLATE_MAX_AGE", "often")))).Message);
+
     // ---- Hooks: GoTrue ValidateExtensibilityPoint ----
 
     static HookConfig Hook(string? uri, string? secrets) =>
@@ -192,6 +216,29 @@ public sealed class BootParityTests
     public void HookOptions_SecretOfNoKnownForm_Refused() =>
         Assert.Contains("invalid secret format",
             Assert.Throws<ConfigException>(() => Hook("https://hooks.example.com/x", "v1a,whpk_short")).Message);
+
+    // ---- DB pool settings mapped onto Npgsql ----
+
+    [Fact]
+    public void DbOptions_PoolSettings_MapOntoNpgsql()
+    {
+        var db = DbOptions.Load(Env(("GOTRUE_DB_DRIVER", "postgres"), ("DATABASE_URL", "postgres://u:p@127.0.0.1:5432/db"),
+            ("GOTRUE_DB_MAX_POOL_SIZE", "7"), ("GOTRUE_DB_CONN_MAX_LIFETIME", "30m"), ("GOTRUE_DB_CONN_MAX_IDLE_TIME", "5s")));
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString);
+
+        db.ApplyTo(builder);
+
+        Assert.Equal(7, builder.MaxPoolSize);
+        Assert.Equal(1800, builder.ConnectionLifetime);
+        Assert.Equal(5, builder.ConnectionIdleLifetime);
+        Assert.True(builder.ConnectionPruningInterval <= 5);
+        using var _ = new Npgsql.NpgsqlDataSourceBuilder(builder.ConnectionString).Build(); // Npgsql accepts the combination
+    }
+
+    [Fact]
+    public void DbOptions_PoolDurationGarbage_RefusedNamingIt() =>
+        Assert.Contains("GOTRUE_DB_CONN_MAX_LIFETIME", Assert.Throws<ConfigException>(() => DbOptions.Load(Env(("GOTRUE_DB_DRIVER", "postgres"),
+            ("DATABASE_URL", "postgres://u:p@127.0.0.1:5432/db"), ("GOTRUE_DB_CONN_MAX_LIFETIME", "forever")))).Message);
 
     // ---- Names as GoTrue's envconfig derives them ----
 
