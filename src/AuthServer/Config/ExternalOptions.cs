@@ -81,7 +81,14 @@ internal sealed partial class ExternalOptions
             var overrideIssuer = env.String(p + "_ISSUER");
             var issuer = (overrideIssuer ?? builtInIssuer)?.TrimEnd('/')
                 ?? throw new ConfigException($"{p}_ISSUER is required for provider '{name}'");
-            CheckIssuer(p + "_ISSUER", issuer);
+            if (overrideIssuer is null && name == "keycloak")
+            {
+                // GOTRUE_EXTERNAL_KEYCLOAK_URL is GoTrue's setting and GoTrue boots with any value: our issuer
+                // rules are a warning there (a refused boot with GOTRUE_STRICT_CONFIG=true).
+                try { CheckIssuer(p + "_URL", issuer); }
+                catch (ConfigException e) { env.Stricter(e.Message); }
+            }
+            else CheckIssuer(p + "_ISSUER", issuer);
             return new OidcProviderOptions
             {
                 Name = name,

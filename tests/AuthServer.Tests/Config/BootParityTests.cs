@@ -253,6 +253,23 @@ public sealed class BootParityTests
     }
 
     [Fact]
+    public void ExternalOptions_KeycloakUrlOverPlainHttp_BootsWithWarningAsGoTrue()
+    {
+        var config = Configuration(("GOTRUE_EXTERNAL_KEYCLOAK_URL", "http://keycloak:8080/realms/app"));
+        var env = new EnvReader(config);
+        Assert.Equal("http://keycloak:8080/realms/app", ExternalOptions.Load(env, config, new Uri("http://localhost:9999")).Providers["keycloak"].Issuer);
+        Assert.StartsWith("GOTRUE_EXTERNAL_KEYCLOAK_URL:", Assert.Single(env.Warnings));
+    }
+
+    [Fact]
+    public void ExternalOptions_OurIssuerOverPlainHttp_StillRefused()
+    {
+        var config = Configuration(("GOTRUE_EXTERNAL_ACME_ISSUER", "http://idp.example.com"));
+        Assert.StartsWith("GOTRUE_EXTERNAL_ACME_ISSUER:",
+            Assert.Throws<ConfigException>(() => ExternalOptions.Load(new EnvReader(config), config, new Uri("http://localhost:9999"))).Message);
+    }
+
+    [Fact]
     public void ExternalOptions_RedirectUrl_GoTruesNameWinsOverAlias()
     {
         var config = Configuration(("GOTRUE_EXTERNAL_REDIRECTURL", "https://a.example.com"), ("GOTRUE_EXTERNAL_REDIRECT_URL", "https://b.example.com"));
