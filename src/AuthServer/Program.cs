@@ -58,7 +58,7 @@ try
     dbConnectionOptions = DbConnectionOptions.Load(env);
     cookieOptions = CookieSessionOptions.Load(env);
     mfaOptions = MfaOptions.Load(env);
-    UnbuiltFeatures.EnsureOff(env);
+    UnbuiltFeatures.WarnIfOn(env);
     external = ExternalOptions.Load(env, builder.Configuration, api.ExternalUrl);
     web3 = Web3Options.Load(env);
     mailerOptions = MailerOptions.Load(env);
@@ -68,7 +68,7 @@ try
     rateLimits = RateLimitOptions.Load(env);
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
-    smsOptions = SmsOptions.Load(env, required: (auth.PhoneEnabled || mfaOptions.PhoneEnrollEnabled) && !hooks.SendSms.Enabled);
+    smsOptions = SmsOptions.Load(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -101,7 +101,7 @@ builder.Services.AddSingleton(_ =>
 {
     // Named, so metrics label the pool "authserver" instead of with the connection string.
     var dataSource = new NpgsqlDataSourceBuilder(dbOptions.ConnectionString) { Name = "authserver" };
-    if (dbOptions.MaxPoolSize > 0) dataSource.ConnectionStringBuilder.MaxPoolSize = dbOptions.MaxPoolSize;
+    dbOptions.ApplyTo(dataSource.ConnectionStringBuilder);
     dbTimeouts.ApplyTo(dataSource.ConnectionStringBuilder);
     return dataSource.Build();
 });
@@ -118,6 +118,7 @@ builder.Services.AddProblemDetails(); // only because parameterless UseException
 builder.Services.AddGoTrueCors(); // cookie mode narrows credentialed CORS (Http/CorsSetup)
 
 var app = builder.Build();
+foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning); // README "Configuration"
 
 try
 {
@@ -146,6 +147,7 @@ if (metricsPort != 0)
 // supabase-js calls `${url}/auth/v1/…`; the gateway usually strips that prefix, we accept both.
 app.UsePathBase("/auth/v1");
 app.UseRouting(); // explicitly after UsePathBase, so routes match the stripped path
+app.UseRequestIdHeader();
 // CORS outside the exception handler: browsers must be able to read error bodies too.
 app.UseCors();
 // Metrics outside the exception handler, so failed requests are counted with their final status.

@@ -40,6 +40,12 @@ internal sealed class DbOptions
     public string ConnectionString { get; init; } = "";
     /// <summary>`GOTRUE_DB_MAX_POOL_SIZE`; 0 = Npgsql's default (100).</summary>
     public int MaxPoolSize { get; init; }
+    /// <summary>`GOTRUE_DB_CONN_MAX_LIFETIME` (Go duration): a pooled connection is closed once this old
+    /// (Npgsql `Connection Lifetime`); unset or 0 = no limit, as in GoTrue.</summary>
+    public TimeSpan ConnMaxLifetime { get; init; }
+    /// <summary>`GOTRUE_DB_CONN_MAX_IDLE_TIME` (Go duration): an idle pooled connection is closed after this
+    /// (Npgsql `Connection Idle Lifetime`, whole seconds); unset or 0 = Npgsql's 300 s.</summary>
+    public TimeSpan ConnMaxIdleTime { get; init; }
 
     public static DbOptions Load(EnvReader env)
     {
@@ -54,6 +60,23 @@ internal sealed class DbOptions
         {
             ConnectionString = Data.DatabaseUrl.ToConnectionString(url, "DATABASE_URL"),
             MaxPoolSize = env.Int("GOTRUE_DB_MAX_POOL_SIZE", 0, 0, 10_000),
+            ConnMaxLifetime = NonNegative(env, "GOTRUE_DB_CONN_MAX_LIFETIME"),
+            ConnMaxIdleTime = NonNegative(env, "GOTRUE_DB_CONN_MAX_IDLE_TIME"),
         };
     }
+
+    /// GoTrue's pool settings (pop/sql.DB) mapped onto Npgsql's pool; the rest have no Npgsql counterpart
+    /// (docs/parity-audit.md "DB").
+    public void ApplyTo(Npgsql.NpgsqlConnectionStringBuilder builder)
+    {
+        if (MaxPoolSize > 0) builder.MaxPoolSize = MaxPoolSize;
+        if (ConnMaxLifetime > TimeSpan.Zero) builder.ConnectionLifetime = Math.Max(1, (int)Math.Ceiling(ConnMaxLifetime.TotalSeconds));
+        if (ConnMaxIdleTime > TimeSpan.Zero) builder.ConnectionIdleLifetime = Math.Max(1, (int)Math.Ceiling(ConnMaxIdleTime.TotalSeconds));
+        // Npgsql refuses a pruning interval longer than the idle lifetime (default 10 s).
+        if (builder.ConnectionPruningInterval > builder.ConnectionIdleLifetime) builder.ConnectionPruningInterval = builder.ConnectionIdleLifetime;
+    }
+
+    // sql.DB treats a negative duration like zero: no limit.
+    static TimeSpan NonNegative(EnvReader env, string name) =>
+        env.Duration(name) is { } value && value > TimeSpan.Zero ? value : TimeSpan.Zero;
 }

@@ -42,13 +42,20 @@ internal sealed class PasswordOptions
     /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD`.</summary>
     public bool UpdateRequiresCurrentPassword { get; init; }
 
-    public static PasswordOptions Load(EnvReader env) => new()
+    public static PasswordOptions Load(EnvReader env)
     {
-        MinLength = Math.Max(6, env.Int("GOTRUE_PASSWORD_MIN_LENGTH", 6, 0, 72)),
-        RequiredCharacters = SplitGroups(env.String("GOTRUE_PASSWORD_REQUIRED_CHARACTERS")),
-        HashCost = env.Int("GOTRUE_PASSWORD_HASH_COST", 10, 4, 16),
-        UpdateRequiresCurrentPassword = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", false),
-    };
+        var minLength = env.Int("GOTRUE_PASSWORD_MIN_LENGTH", 6);
+        // GoTrue has no upper bound, but refuses every password over 72 bytes (bcrypt's limit).
+        if (minLength > 72)
+            env.Stricter($"GOTRUE_PASSWORD_MIN_LENGTH: {minLength} is above 72, the longest password accepted, so no password can be set");
+        return new PasswordOptions
+        {
+            MinLength = Math.Max(6, minLength),
+            RequiredCharacters = SplitGroups(env.String("GOTRUE_PASSWORD_REQUIRED_CHARACTERS")),
+            HashCost = env.Int("GOTRUE_PASSWORD_HASH_COST", 10, 4, 16),
+            UpdateRequiresCurrentPassword = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", false),
+        };
+    }
 
     static List<string> SplitGroups(string? value)
     {
@@ -96,10 +103,18 @@ internal sealed class RefreshOptions
             AllowReuse = env.Bool("GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE", false),
             RotationEnabled = env.Bool("GOTRUE_SECURITY_REFRESH_TOKEN_ROTATION_ENABLED", true),
             ReuseIntervalSeconds = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", 0, 0),
-            Timebox = Positive(env.Duration("GOTRUE_SESSIONS_TIMEBOX")),
-            InactivityTimeout = Positive(env.Duration("GOTRUE_SESSIONS_INACTIVITY_TIMEOUT")),
+            Timebox = Positive(env, "GOTRUE_SESSIONS_TIMEBOX", "session timebox duration"),
+            InactivityTimeout = Positive(env, "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "session inactivity timeout duration"),
         };
     }
 
-    static TimeSpan? Positive(TimeSpan? value) => value > TimeSpan.Zero ? value : null;
+    /// GoTrue `SessionsConfiguration.Validate`: a duration that is set must be positive, or the boot stops.
+    /// (`GOTRUE_SESSIONS_ALLOW_LOW_AAL` is checked the same way, though that feature is not built.)
+    internal static TimeSpan? Positive(EnvReader env, string name, string what)
+    {
+        var value = env.Duration(name);
+        if (value is { } v && v <= TimeSpan.Zero)
+            throw new ConfigException($"{name}: {what} must be positive when set, was {v}");
+        return value;
+    }
 }

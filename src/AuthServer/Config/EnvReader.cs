@@ -11,6 +11,22 @@ internal sealed class ConfigException(string message) : Exception(message);
 /// would reject `1`/`t` for a bool, which GoTrue accepts, so options are read through this instead.
 internal sealed partial class EnvReader(IConfiguration config)
 {
+    readonly List<string> warnings = [];
+
+    /// Start-up warnings (unbuilt features switched on, values the reference corrects or ignores),
+    /// logged once when the host is built; GoTrue logs these and boots.
+    public IReadOnlyList<string> Warnings => warnings;
+
+    public void Warn(string message) => warnings.Add(message);
+
+    /// One of our checks that the reference does not make: a warning, or with ours `GOTRUE_STRICT_CONFIG=true`
+    /// a refused boot. The message names the variable.
+    public void Stricter(string message)
+    {
+        if (Bool("GOTRUE_STRICT_CONFIG", false)) throw new ConfigException(message);
+        Warn(message);
+    }
+
     /// The first non-empty value among the names (GoTrue's prefixed name first, then the bare one).
     public string? String(params string[] names)
     {

@@ -47,7 +47,8 @@ internal sealed partial class ExternalOptions
     public bool ManualLinkingEnabled { get; init; }
     /// <summary>`GOTRUE_EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS` (deprecated `issuer` + `client_id` form of the id_token grant).</summary>
     public IReadOnlyList<string> AllowedIdTokenIssuers { get; init; } = [AppleIssuer, GoogleIssuer];
-    /// <summary>`GOTRUE_EXTERNAL_REDIRECT_URL`: if set, where every OAuth callback redirects.</summary>
+    /// <summary>`GOTRUE_EXTERNAL_REDIRECTURL` (GoTrue's name; ours `GOTRUE_EXTERNAL_REDIRECT_URL` as an alias): if set,
+    /// where every OAuth callback redirects.</summary>
     public string? RedirectUrl { get; init; }
     /// <summary>`GOTRUE_EXTERNAL_FLOW_STATE_EXPIRY_DURATION` (default and minimum 300 s).</summary>
     public TimeSpan FlowStateExpiry { get; init; } = TimeSpan.FromSeconds(300);
@@ -80,7 +81,14 @@ internal sealed partial class ExternalOptions
             var overrideIssuer = env.String(p + "_ISSUER");
             var issuer = (overrideIssuer ?? builtInIssuer)?.TrimEnd('/')
                 ?? throw new ConfigException($"{p}_ISSUER is required for provider '{name}'");
-            CheckIssuer(p + "_ISSUER", issuer);
+            if (overrideIssuer is null && name == "keycloak")
+            {
+                // GOTRUE_EXTERNAL_KEYCLOAK_URL is GoTrue's setting and GoTrue boots with any value: our issuer
+                // rules are a warning there (a refused boot with GOTRUE_STRICT_CONFIG=true).
+                try { CheckIssuer(p + "_URL", issuer); }
+                catch (ConfigException e) { env.Stricter(e.Message); }
+            }
+            else CheckIssuer(p + "_ISSUER", issuer);
             return new OidcProviderOptions
             {
                 Name = name,
@@ -120,7 +128,8 @@ internal sealed partial class ExternalOptions
             Providers = providers,
             ManualLinkingEnabled = env.Bool("GOTRUE_SECURITY_MANUAL_LINKING_ENABLED", false),
             AllowedIdTokenIssuers = allowed.Count > 0 ? allowed : [AppleIssuer, GoogleIssuer],
-            RedirectUrl = env.String("GOTRUE_EXTERNAL_REDIRECT_URL"),
+            // GoTrue's envconfig name has no underscore (`RedirectURL` without split_words); ours shipped first.
+            RedirectUrl = env.String("GOTRUE_EXTERNAL_REDIRECTURL", "GOTRUE_EXTERNAL_REDIRECT_URL"),
             FlowStateExpiry = flowExpiry < TimeSpan.FromSeconds(300) ? TimeSpan.FromSeconds(300) : flowExpiry,
             OidcCacheTtl = Positive(env.Duration("GOTRUE_EXTERNAL_OIDC_PROVIDER_CACHE_TTL")) ?? TimeSpan.FromHours(1),
             KeyRefreshCooldown = Positive(env.Duration("GOTRUE_EXTERNAL_OIDC_KEY_REFRESH_COOLDOWN")) ?? TimeSpan.FromMinutes(5),

@@ -14,6 +14,9 @@ internal sealed partial class HookConfig
     public string PgFunction { get; init; } = "";
     /// <summary>Standard Webhooks signing keys decoded from `v1,whsec_<base64>` entries.</summary>
     public IReadOnlyList<byte[]> SecretKeys { get; init; } = [];
+    /// <summary>A `v1a,whpk_…:whsk_…` (asymmetric) secret is configured: GoTrue accepts it at boot but cannot
+    /// sign with it, so each call fails with a 500 (hookshttp.go `generateSignatures`); so does ours.</summary>
+    public bool HasAsymmetricSecret { get; init; }
 
     public bool IsHttp => Uri.StartsWith("http:", StringComparison.OrdinalIgnoreCase) || Uri.StartsWith("https:", StringComparison.OrdinalIgnoreCase);
 
@@ -24,7 +27,8 @@ internal sealed partial class HookConfig
         var uri = env.String(name + "_URI") ?? "";
         var secrets = env.String(name + "_SECRETS") ?? "";
         if (!enabled) return new HookConfig { Name = name };
-        if (uri.Length == 0) throw new ConfigException($"{name}_URI is required when {name}_ENABLED is true");
+        // GoTrue boots with an enabled hook without URI; each call then fails ("unsupported protocol"), a 500.
+        if (uri.Length == 0) return new HookConfig { Name = name, Enabled = true };
         if (!System.Uri.TryCreate(uri, UriKind.Absolute, out var parsed))
             throw new ConfigException($"{name}_URI: '{uri}' is not an absolute URI");
 
@@ -42,26 +46,32 @@ internal sealed partial class HookConfig
             case "http" when parsed.Host is not ("localhost" or "127.0.0.1" or "[::1]" or "::1" or "host.docker.internal"):
                 throw new ConfigException($"{name}_URI: only localhost, 127.0.0.1, and ::1 are supported with http");
             case "http" or "https":
-                return new HookConfig { Name = name, Enabled = true, Uri = uri, SecretKeys = ParseSecrets(name, secrets) };
+                var (keys, asymmetric) = ParseSecrets(name, secrets);
+                return new HookConfig { Name = name, Enabled = true, Uri = uri, SecretKeys = keys, HasAsymmetricSecret = asymmetric };
             default:
                 throw new ConfigException($"{name}_URI: only postgres hooks and HTTPS functions are supported at the moment");
         }
     }
 
-    static List<byte[]> ParseSecrets(string name, string secrets)
+    /// GoTrue `validateHTTPHookSecrets`: each secret is symmetric (`v1,whsec_<base64>`) or asymmetric
+    /// (`v1a,whpk_…:whsk_…`); none at all is accepted too (the hook is then called unsigned).
+    static (List<byte[]> Keys, bool Asymmetric) ParseSecrets(string name, string secrets)
     {
         var keys = new List<byte[]>();
+        var asymmetric = false;
         foreach (var secret in secrets.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            // Standard Webhooks symmetric secrets; GoTrue refuses any other format when signing.
+            if (AsymmetricSecret().IsMatch(secret)) { asymmetric = true; continue; }
             if (!secret.StartsWith("v1,whsec_", StringComparison.Ordinal))
-                throw new ConfigException($"{name}_SECRETS: each secret must look like v1,whsec_<base64>");
+                throw new ConfigException($"{name}_SECRETS: invalid secret format; each secret must look like v1,whsec_<base64> or v1a,whpk_…:whsk_…");
             try { keys.Add(Convert.FromBase64String(secret["v1,whsec_".Length..])); }
             catch (FormatException) { throw new ConfigException($"{name}_SECRETS: the part after whsec_ is not base64"); }
         }
-        if (keys.Count == 0) throw new ConfigException($"{name}_SECRETS is required for an HTTP hook (v1,whsec_<base64>)");
-        return keys;
+        return (keys, asymmetric);
     }
+
+    [GeneratedRegex("^v1a,whpk_[A-Za-z0-9+/=]{44,}:whsk_[A-Za-z0-9+/=]{44,}$")]
+    private static partial Regex AsymmetricSecret();
 
     [GeneratedRegex("^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")]
     private static partial Regex Identifier();

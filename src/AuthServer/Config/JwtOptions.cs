@@ -25,10 +25,11 @@ internal sealed class JwtOptions
         var exp = env.Int("GOTRUE_JWT_EXP", 3600, 0);
         var adminRoles = env.List("GOTRUE_JWT_ADMIN_ROLES");
         var secret = System.Text.Encoding.UTF8.GetBytes(env.Required("GOTRUE_JWT_SECRET"));
-        // GoTrue accepts any length; an HS256 key shorter than the hash output is brute-forceable
-        // offline from any issued token (RFC 7518 §3.2, security-tests T9★), so we refuse to start.
+        // GoTrue accepts any length, so we boot too; but an HS256 key shorter than the hash output is
+        // brute-forceable offline from any issued token (RFC 7518 §3.2, security-tests T9★): a warning,
+        // or a refused boot with ours GOTRUE_STRICT_CONFIG=true.
         if (secret.Length < 32)
-            throw new ConfigException("GOTRUE_JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)");
+            env.Stricter("GOTRUE_JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)");
         return new JwtOptions
         {
             Secret = secret,

@@ -5,6 +5,13 @@ namespace AuthServer.Config;
 /// <summary>SMTP, mail templates, email OTPs and links, email-change and PKCE settings (config.md §4, §6, §7).</summary>
 internal sealed class MailerOptions
 {
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_MAX_AGE` (10m): a loaded `GOTRUE_MAILER_TEMPLATES_*` body is fetched again after this.</summary>
+    public TimeSpan TemplateMaxAge { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL` (10s): after a failed load, the wait before trying again.</summary>
+    public TimeSpan TemplateRetryInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>`GOTRUE_MAILER_TEMPLATE_MAX_SIZE` (1000000): bytes read from a template URL.</summary>
+    public int TemplateMaxSize { get; init; } = 1_000_000;
+
     /// <summary>`GOTRUE_SMTP_HOST`: empty = no SMTP server; mail is queued but never delivered (GoTrue's no-op mailer).</summary>
     public string SmtpHost { get; init; } = "";
     /// <summary>`GOTRUE_SMTP_PORT` (587). Port 465 uses TLS on connect, others STARTTLS when offered.</summary>
@@ -88,7 +95,7 @@ internal sealed class MailerOptions
             SmtpPass = env.String("GOTRUE_SMTP_PASS") ?? "",
             AdminEmail = env.String("GOTRUE_SMTP_ADMIN_EMAIL") ?? "",
             SenderName = env.String("GOTRUE_SMTP_SENDER_NAME") ?? "",
-            Headers = ParseHeaders(env.String("GOTRUE_SMTP_HEADERS")),
+            Headers = ParseHeaders(env),
             MaxFrequency = frequency is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             SecureEmailChangeEnabled = env.Bool("GOTRUE_MAILER_SECURE_EMAIL_CHANGE_ENABLED", true),
             OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? DefaultOtpExpirySeconds : otpExp),
@@ -105,20 +112,27 @@ internal sealed class MailerOptions
             UpdatePasswordRequireReauthentication = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION", false),
             FlowStateExpiry = flowExpiry is { } e && e > TimeSpan.FromSeconds(300) ? e : TimeSpan.FromSeconds(300),
             PkcePlainEnabled = env.Bool("GOTRUE_SECURITY_PKCE_PLAIN_ENABLED", true),
+            TemplateMaxAge = env.Duration("GOTRUE_MAILER_TEMPLATE_MAX_AGE") is { } age && age > TimeSpan.Zero ? age : TimeSpan.FromMinutes(10),
+            TemplateRetryInterval = env.Duration("GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL") is { } retry && retry > TimeSpan.Zero
+                ? retry : TimeSpan.FromSeconds(10),
+            TemplateMaxSize = env.Int("GOTRUE_MAILER_TEMPLATE_MAX_SIZE", 1_000_000) is var size and > 0 ? size : 1_000_000,
         };
     }
 
-    static Dictionary<string, string[]> ParseHeaders(string? json)
+    /// GoTrue logs a warning for headers that are not a JSON object of string arrays and sends without
+    /// them; ours GOTRUE_STRICT_CONFIG=true refuses the boot instead.
+    static Dictionary<string, string[]> ParseHeaders(EnvReader env)
     {
-        if (json is null) return [];
+        if (env.String("GOTRUE_SMTP_HEADERS") is not { } json) return [];
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, string[]>>(json)
-                ?? throw new ConfigException("GOTRUE_SMTP_HEADERS: expected a JSON object of string arrays");
+            if (JsonSerializer.Deserialize<Dictionary<string, string[]>>(json) is { } headers) return headers;
         }
         catch (JsonException)
         {
-            throw new ConfigException("GOTRUE_SMTP_HEADERS: not a JSON object of string arrays, e.g. {\"X-Tag\": [\"auth\"]}");
+            // reported below
         }
+        env.Stricter("GOTRUE_SMTP_HEADERS: not a JSON object of string arrays (e.g. {\"X-Tag\": [\"auth\"]}); ignored");
+        return [];
     }
 }

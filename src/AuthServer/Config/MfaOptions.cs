@@ -17,11 +17,13 @@ internal sealed class MfaOptions
     public string PhoneTemplate { get; init; } = SmsOptions.DefaultTemplate;
     /// <summary>`GOTRUE_MFA_PHONE_MAX_FREQUENCY`: minimum interval between two challenges of one phone factor (default 1m).</summary>
     public TimeSpan PhoneMaxFrequency { get; init; } = TimeSpan.FromMinutes(1);
-    /// <summary>`GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`: WebAuthn factors are not built, so only false.</summary>
+    /// <summary>`GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`: WebAuthn factors are not built, so always
+    /// false here; setting them only logs a warning (<see cref="UnbuiltFeatures"/>).</summary>
     public bool WebAuthnEnrollEnabled { get; init; }
     /// <summary>`GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION`: seconds a challenge stays verifiable (values below 300 become 300).</summary>
     public TimeSpan ChallengeExpiry { get; init; } = TimeSpan.FromSeconds(300);
-    /// <summary>`GOTRUE_MFA_FACTOR_EXPIRY_DURATION`: an unverified factor that was never challenged is deleted after this.</summary>
+    /// <summary>`GOTRUE_MFA_FACTOR_EXPIRY_DURATION`: an unverified factor that was never challenged is deleted after this
+    /// (values below 300s become 300s, as in GoTrue).</summary>
     public TimeSpan FactorExpiry { get; init; } = TimeSpan.FromSeconds(300);
     /// <summary>`GOTRUE_MFA_MAX_ENROLLED_FACTORS` (default 10).</summary>
     public int MaxEnrolledFactors { get; init; } = 10;
@@ -35,13 +37,6 @@ internal sealed class MfaOptions
 
     public static MfaOptions Load(EnvReader env)
     {
-        foreach (var name in new[]
-                 {
-                     "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED",
-                 })
-            if (env.Bool(name, false))
-                throw new ConfigException($"{name}: WebAuthn MFA factors are not supported yet (TOTP and phone are)");
-
         var challengeSeconds = env.Double("GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION", 300);
         // GoTrue conf ApplyDefaults: an OTP length outside 6–10 becomes 6, a zero frequency one minute.
         var otpLength = env.Int("GOTRUE_MFA_PHONE_OTP_LENGTH", 6);
@@ -68,7 +63,9 @@ internal sealed class MfaOptions
             PhoneMaxFrequency = env.Duration("GOTRUE_MFA_PHONE_MAX_FREQUENCY") is { } f && f != TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             // GoTrue conf: a challenge expiry below the default is raised to it.
             ChallengeExpiry = TimeSpan.FromSeconds(Math.Max(300, challengeSeconds)),
-            FactorExpiry = env.Duration("GOTRUE_MFA_FACTOR_EXPIRY_DURATION") ?? TimeSpan.FromSeconds(300),
+            // GoTrue conf ApplyDefaults: a factor expiry below 300s is raised to 300s.
+            FactorExpiry = env.Duration("GOTRUE_MFA_FACTOR_EXPIRY_DURATION") is { } fe && fe > TimeSpan.FromSeconds(300)
+                ? fe : TimeSpan.FromSeconds(300),
             MaxEnrolledFactors = env.Int("GOTRUE_MFA_MAX_ENROLLED_FACTORS", 10, 0),
             MaxVerifiedFactors = env.Int("GOTRUE_MFA_MAX_VERIFIED_FACTORS", 10, 0),
             VerifyAttemptsPerMinute = env.Int("GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY", 15, 1),
@@ -76,20 +73,27 @@ internal sealed class MfaOptions
     }
 }
 
-/// <summary>Optional GoTrue features this server does not implement; each must stay off (config.md §10 †).</summary>
+/// <summary>Optional GoTrue features this server does not implement (config.md §10 †).</summary>
 internal static class UnbuiltFeatures
 {
-    /// GoTrue answers requests to these with its "disabled" errors; turning one on would promise
-    /// something we would not deliver, so the boot stops instead.
-    public static void EnsureOff(EnvReader env)
+    /// Switching one on never stops the boot (GoTrue boots with them): one warning names it, and its
+    /// routes keep GoTrue's answers for the feature switched off (Features/Disabled).
+    public static void WarnIfOn(EnvReader env)
     {
         foreach (var name in new[]
                  {
+                     "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED",
                      "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
-                     "GOTRUE_EXPERIMENTAL_SCIM_ENABLED",
+                     "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
+                     "GOTRUE_PASSWORD_HIBP_ENABLED", "GOTRUE_SESSIONS_SINGLE_PER_USER",
                  })
             if (env.Bool(name, false))
-                throw new ConfigException($"{name}: this feature is not supported yet; remove the setting or set it to false");
+                env.Warn($"{name} is on, but this feature is not built yet: its routes answer as with the feature off");
+        // GoTrue refuses a non-positive ALLOW_LOW_AAL at boot, built or not.
+        RefreshOptions.Positive(env, "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "session allow low AAL duration");
+        foreach (var name in new[] { "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "GOTRUE_SESSIONS_TAGS" })
+            if (env.String(name) is not null)
+                env.Warn($"{name} is set, but this feature is not built yet: it has no effect");
     }
 }

@@ -9,9 +9,9 @@ internal sealed class SmsOptions
 
     /// <summary>`GOTRUE_SMS_PROVIDER`: twilio, twilio_verify, messagebird, textlocal, vonage (or empty).</summary>
     public string Provider { get; init; } = "";
-    /// <summary>`GOTRUE_SMS_OTP_EXP`: seconds an SMS OTP stays valid (default 60).</summary>
+    /// <summary>`GOTRUE_SMS_OTP_EXP`: seconds an SMS OTP stays valid (default 60; 0 becomes 60, as in GoTrue).</summary>
     public TimeSpan OtpExpiry { get; init; } = TimeSpan.FromSeconds(60);
-    /// <summary>`GOTRUE_SMS_OTP_LENGTH` (default 6, 6–10).</summary>
+    /// <summary>`GOTRUE_SMS_OTP_LENGTH` (default 6; a value outside 6–10 becomes 6, as in GoTrue).</summary>
     public int OtpLength { get; init; } = 6;
     /// <summary>`GOTRUE_SMS_MAX_FREQUENCY`: minimum interval between two SMS of one kind to one user (default 1m).</summary>
     public TimeSpan MaxFrequency { get; init; } = TimeSpan.FromMinutes(1);
@@ -50,16 +50,19 @@ internal sealed class SmsOptions
     public string? TestOtpFor(string phone, DateTimeOffset now) =>
         (TestOtpValidUntil is not { } until || now < until) && TestOtp.TryGetValue(phone, out var otp) ? otp : null;
 
-    /// <param name="required">Phone sign-in or phone MFA is on and no send-SMS hook replaces the provider:
-    /// the provider must then be one we can call, with its credentials (a bad one stops the boot).</param>
-    public static SmsOptions Load(EnvReader env, bool required)
+    /// The provider and its credentials are checked when an SMS is to be sent, as GoTrue's
+    /// `GetSmsProvider` does (see <see cref="MissingSetting"/>), never at boot.
+    public static SmsOptions Load(EnvReader env)
     {
         var provider = env.String("GOTRUE_SMS_PROVIDER") ?? "";
-        var options = new SmsOptions
+        // GoTrue conf ApplyDefaults: an expiry of 0 becomes 60 s, a length outside 6–10 becomes 6.
+        var otpExp = env.Int("GOTRUE_SMS_OTP_EXP", 60, 0);
+        var otpLength = env.Int("GOTRUE_SMS_OTP_LENGTH", 6);
+        return new SmsOptions
         {
             Provider = provider,
-            OtpExpiry = TimeSpan.FromSeconds(env.Int("GOTRUE_SMS_OTP_EXP", 60, 1)),
-            OtpLength = env.Int("GOTRUE_SMS_OTP_LENGTH", 6, 6, 10),
+            OtpExpiry = TimeSpan.FromSeconds(otpExp == 0 ? 60 : otpExp),
+            OtpLength = otpLength is >= 6 and <= 10 ? otpLength : 6,
             MaxFrequency = env.Duration("GOTRUE_SMS_MAX_FREQUENCY") is { } f && f > TimeSpan.Zero ? f : TimeSpan.FromMinutes(1),
             Template = env.String("GOTRUE_SMS_TEMPLATE") ?? DefaultTemplate,
             TestOtp = ParseTestOtp(env.String("GOTRUE_SMS_TEST_OTP")),
@@ -73,48 +76,36 @@ internal sealed class SmsOptions
             Vonage = (env.String("GOTRUE_SMS_VONAGE_API_KEY") ?? "", env.String("GOTRUE_SMS_VONAGE_API_SECRET") ?? "",
                 env.String("GOTRUE_SMS_VONAGE_FROM") ?? ""),
             ProviderApiUrl = ParseUrl(env, "GOTRUE_SMS_PROVIDER_API_URL"),
+            HttpTimeout = env.Duration("GOTRUE_INTERNAL_HTTP_TIMEOUT") is { } t && t > TimeSpan.Zero ? t : TimeSpan.FromSeconds(10),
         };
-        if (required) options.EnsureProviderConfigured();
-        return options;
     }
 
-    /// GoTrue conf: each provider's `Validate` (the messages name the missing setting).
-    void EnsureProviderConfigured()
+    /// <summary>`GOTRUE_INTERNAL_HTTP_TIMEOUT` (default 10 s): each SMS provider call, as GoTrue's sms_provider.go.</summary>
+    public TimeSpan HttpTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// GoTrue `GetSmsProvider` and each provider's `Validate`: the first setting that keeps the provider
+    /// from being used (unknown provider, missing credential), or null. GoTrue checks this per send and
+    /// answers 500 "Unable to get SMS provider"; so do we (Sms/SmsSender), and boot regardless.
+    public string? MissingSetting()
     {
-        static void Need(string value, string name)
+        string[] needed = Provider switch
         {
-            if (value.Length == 0) throw new ConfigException($"{name} is required for GOTRUE_SMS_PROVIDER");
-        }
-        switch (Provider)
-        {
-            case "twilio":
-                Need(Twilio.AccountSid, "GOTRUE_SMS_TWILIO_ACCOUNT_SID");
-                Need(Twilio.AuthToken, "GOTRUE_SMS_TWILIO_AUTH_TOKEN");
-                Need(Twilio.MessageServiceSid, "GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID");
-                break;
-            case "twilio_verify":
-                Need(TwilioVerify.AccountSid, "GOTRUE_SMS_TWILIO_VERIFY_ACCOUNT_SID");
-                Need(TwilioVerify.AuthToken, "GOTRUE_SMS_TWILIO_VERIFY_AUTH_TOKEN");
-                Need(TwilioVerify.MessageServiceSid, "GOTRUE_SMS_TWILIO_VERIFY_MESSAGE_SERVICE_SID");
-                break;
-            case "messagebird":
-                Need(Messagebird.AccessKey, "GOTRUE_SMS_MESSAGEBIRD_ACCESS_KEY");
-                Need(Messagebird.Originator, "GOTRUE_SMS_MESSAGEBIRD_ORIGINATOR");
-                break;
-            case "textlocal":
-                Need(Textlocal.ApiKey, "GOTRUE_SMS_TEXTLOCAL_API_KEY");
-                Need(Textlocal.Sender, "GOTRUE_SMS_TEXTLOCAL_SENDER");
-                break;
-            case "vonage":
-                Need(Vonage.ApiKey, "GOTRUE_SMS_VONAGE_API_KEY");
-                Need(Vonage.ApiSecret, "GOTRUE_SMS_VONAGE_API_SECRET");
-                Need(Vonage.From, "GOTRUE_SMS_VONAGE_FROM");
-                break;
-            case "":
-                break; // GoTrue answers each send with 500 "Unable to get SMS provider"; so do we
-            default:
-                throw new ConfigException($"GOTRUE_SMS_PROVIDER: '{Provider}' is not supported (twilio, twilio_verify, messagebird, textlocal, vonage)");
-        }
+            "twilio" => Need((Twilio.AccountSid, "GOTRUE_SMS_TWILIO_ACCOUNT_SID"), (Twilio.AuthToken, "GOTRUE_SMS_TWILIO_AUTH_TOKEN"),
+                (Twilio.MessageServiceSid, "GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID")),
+            "twilio_verify" => Need((TwilioVerify.AccountSid, "GOTRUE_SMS_TWILIO_VERIFY_ACCOUNT_SID"),
+                (TwilioVerify.AuthToken, "GOTRUE_SMS_TWILIO_VERIFY_AUTH_TOKEN"),
+                (TwilioVerify.MessageServiceSid, "GOTRUE_SMS_TWILIO_VERIFY_MESSAGE_SERVICE_SID")),
+            "messagebird" => Need((Messagebird.AccessKey, "GOTRUE_SMS_MESSAGEBIRD_ACCESS_KEY"),
+                (Messagebird.Originator, "GOTRUE_SMS_MESSAGEBIRD_ORIGINATOR")),
+            "textlocal" => Need((Textlocal.ApiKey, "GOTRUE_SMS_TEXTLOCAL_API_KEY"), (Textlocal.Sender, "GOTRUE_SMS_TEXTLOCAL_SENDER")),
+            "vonage" => Need((Vonage.ApiKey, "GOTRUE_SMS_VONAGE_API_KEY"), (Vonage.ApiSecret, "GOTRUE_SMS_VONAGE_API_SECRET"),
+                (Vonage.From, "GOTRUE_SMS_VONAGE_FROM")),
+            _ => ["GOTRUE_SMS_PROVIDER"],
+        };
+        return needed.FirstOrDefault();
+
+        static string[] Need(params (string Value, string Name)[] settings) =>
+            settings.Where(s => s.Value.Length == 0).Select(s => s.Name).ToArray();
     }
 
     /// GoTrue decodes `phone:otp,phone:otp` into a map (envconfig); phones as stored, without `+`.

@@ -51,6 +51,10 @@ internal sealed class HookRunner(HookOptions options, NpgsqlDataSource db, TimeP
         JsonObject output;
         try
         {
+            // GoTrue boots with these and fails each call: no URI ("unsupported protocol"), or an asymmetric
+            // secret it cannot sign with ("invalid signature format").
+            if (hook.Uri.Length == 0) throw new InvalidOperationException("unsupported protocol: the hook has no URI");
+            if (hook.HasAsymmetricSecret) throw new InvalidOperationException("invalid signature format");
             var raw = hook.IsHttp ? await RunHttpAsync(hook, input, ct) : await RunPgAsync(hook, conn, input, ct);
             output = raw is null ? [] : JsonNode.Parse(raw) as JsonObject ?? throw new JsonException("hook output is not a JSON object");
         }

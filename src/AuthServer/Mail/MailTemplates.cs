@@ -7,13 +7,11 @@ namespace AuthServer.Mail;
 /// GoTrue's default subjects and bodies (internal/mailer/templatemailer/templatemailer.go) and the
 /// `GOTRUE_MAILER_SUBJECTS_*` / `GOTRUE_MAILER_TEMPLATES_*` overrides. A body override is an http(s) URL
 /// (a bare path is fetched relative to the site URL, as GoTrue does) or a local file. Loaded templates are
-/// cached for 10 minutes; one that fails to load, parse or render is logged and the default is used.
+/// cached for GOTRUE_MAILER_TEMPLATE_MAX_AGE (10m), a failed load retried after GOTRUE_MAILER_TEMPLATE_RETRY_INTERVAL
+/// (10s); one that fails to load, parse or render is logged and the previous or default one is used.
 internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttpClientFactory http, ILogger<MailTemplates> log,
     TimeProvider clock)
 {
-    static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(10);
-    static readonly TimeSpan RetryInterval = TimeSpan.FromMinutes(1);
-
     public static readonly IReadOnlyDictionary<string, string> DefaultSubjects = new Dictionary<string, string>
     {
         ["invite"] = "You've been invited",
@@ -173,7 +171,7 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
         if (!options.Templates.TryGetValue(kind, out var source)) return null;
         var now = clock.GetUtcNow();
         if (bodies.TryGetValue(kind, out var cached) &&
-            now - cached.LoadedAt < (cached.Failed ? RetryInterval : MaxAge))
+            now - cached.LoadedAt < (cached.Failed ? options.TemplateRetryInterval : options.TemplateMaxAge))
             return cached.Body;
         try
         {
@@ -208,6 +206,6 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
         if (response.StatusCode != System.Net.HttpStatusCode.OK)
             throw new HttpRequestException($"GET {url}: status code {(int)response.StatusCode}");
         var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
-        return System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, 1 << 20));
+        return System.Text.Encoding.UTF8.GetString(bytes, 0, Math.Min(bytes.Length, options.TemplateMaxSize));
     }
 }

@@ -18,24 +18,29 @@ internal abstract partial class SmsProvider
     public const string SmsChannel = "sms";
     public const string WhatsappChannel = "whatsapp";
 
-    // GoTrue sms_provider.go `defaultTimeout` (10 s) for every provider call.
+    // GoTrue sms_provider.go `defaultTimeout`: GOTRUE_INTERNAL_HTTP_TIMEOUT (10 s) for every provider call,
+    // applied per request (SmsOptions.HttpTimeout); the shared client itself never times out.
     static readonly HttpClient Client = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
     {
-        Timeout = TimeSpan.FromSeconds(10),
+        Timeout = Timeout.InfiniteTimeSpan,
     };
+
+    /// <summary>GOTRUE_INTERNAL_HTTP_TIMEOUT for this provider's calls.</summary>
+    protected TimeSpan HttpTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// Sends <paramref name="message"/> (or, for WhatsApp templates and Twilio Verify, the provider's own
     /// text around <paramref name="otp"/>); returns the provider's message id.
     public abstract Task<string> SendAsync(string phone, string message, string channel, string otp, CancellationToken ct);
 
-    /// The configured provider, or null when GOTRUE_SMS_PROVIDER is empty.
-    public static SmsProvider? Create(SmsOptions options) => options.Provider switch
+    /// The configured provider, or null when it cannot be used (GOTRUE_SMS_PROVIDER empty or unknown, a
+    /// credential missing): GoTrue `GetSmsProvider` fails then, and each send answers 500.
+    public static SmsProvider? Create(SmsOptions options) => options.MissingSetting() is not null ? null : options.Provider switch
     {
-        "twilio" => new TwilioProvider(options.Twilio, Base(options, "https://api.twilio.com")),
-        "twilio_verify" => new TwilioVerifyProvider(options.TwilioVerify, Base(options, "https://verify.twilio.com")),
-        "messagebird" => new MessagebirdProvider(options, Base(options, "https://rest.messagebird.com")),
-        "textlocal" => new TextlocalProvider(options, Base(options, "https://api.textlocal.in")),
-        "vonage" => new VonageProvider(options, Base(options, "https://rest.nexmo.com")),
+        "twilio" => new TwilioProvider(options.Twilio, Base(options, "https://api.twilio.com")) { HttpTimeout = options.HttpTimeout },
+        "twilio_verify" => new TwilioVerifyProvider(options.TwilioVerify, Base(options, "https://verify.twilio.com")) { HttpTimeout = options.HttpTimeout },
+        "messagebird" => new MessagebirdProvider(options, Base(options, "https://rest.messagebird.com")) { HttpTimeout = options.HttpTimeout },
+        "textlocal" => new TextlocalProvider(options, Base(options, "https://api.textlocal.in")) { HttpTimeout = options.HttpTimeout },
+        "vonage" => new VonageProvider(options, Base(options, "https://rest.nexmo.com")) { HttpTimeout = options.HttpTimeout },
         _ => null,
     };
 
@@ -47,15 +52,17 @@ internal abstract partial class SmsProvider
 
     /// POSTs a form and returns (status, parsed JSON body); transport failures and unreadable answers
     /// become <see cref="SmsProviderException"/>, never a 500.
-    protected static async Task<(HttpStatusCode Status, JsonNode? Body)> PostFormAsync(string url,
+    protected async Task<(HttpStatusCode Status, JsonNode? Body)> PostFormAsync(string url,
         IEnumerable<KeyValuePair<string, string>> form, Action<HttpRequestMessage>? authorize, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
         authorize?.Invoke(request);
         try
         {
-            using var response = await Client.SendAsync(request, ct);
-            var text = await response.Content.ReadAsStringAsync(ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(HttpTimeout);
+            using var response = await Client.SendAsync(request, timeout.Token);
+            var text = await response.Content.ReadAsStringAsync(timeout.Token);
             JsonNode? body;
             try { body = text.Length == 0 ? null : JsonNode.Parse(text); }
             catch (JsonException e) { throw new SmsProviderException($"invalid response from provider (HTTP {(int)response.StatusCode})", e); }
@@ -65,7 +72,7 @@ internal abstract partial class SmsProvider
         {
             throw new SmsProviderException($"Post \"{url}\": {e.Message}", e);
         }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
             throw new SmsProviderException($"Post \"{url}\": timeout awaiting response", e);
         }

@@ -46,9 +46,17 @@ public sealed class EnvReaderTests
         Assert.Equal("a", Env(("GOTRUE_DB_DATABASE_URL", "a"), ("DATABASE_URL", "b")).String("GOTRUE_DB_DATABASE_URL", "DATABASE_URL"));
 
     [Fact]
-    public void JwtOptions_ShortSecret_Refused() =>
+    public void JwtOptions_ShortSecret_BootsWithAWarningAsGoTrue()
+    {
+        var env = Env(("GOTRUE_JWT_SECRET", "too-short"));
+        JwtOptions.Load(env);
+        Assert.Contains(env.Warnings, w => w.StartsWith("GOTRUE_JWT_SECRET must be at least 32 bytes", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void JwtOptions_ShortSecretWithStrictConfig_Refused() =>
         Assert.Contains("GOTRUE_JWT_SECRET",
-            Assert.Throws<ConfigException>(() => JwtOptions.Load(Env(("GOTRUE_JWT_SECRET", "too-short")))).Message);
+            Assert.Throws<ConfigException>(() => JwtOptions.Load(Env(("GOTRUE_JWT_SECRET", "too-short"), ("GOTRUE_STRICT_CONFIG", "true")))).Message);
 
     [Fact]
     public void JwtOptions_AudAndRoleDefaultToAuthenticated()

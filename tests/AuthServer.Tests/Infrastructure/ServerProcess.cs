@@ -26,7 +26,10 @@ public sealed class ServerProcess : IAsyncDisposable
         BaseAddress = baseAddress;
     }
 
-    public static async Task<ServerProcess> StartAsync(string connectionString, IDictionary<string, string>? extra = null)
+    /// <param name="testDefaults">false: none of the test settings below (JWT secret, autoconfirm, bcrypt cost,
+    /// raised limits…) is added; only <paramref name="extra"/> with the database, host and port.</param>
+    public static async Task<ServerProcess> StartAsync(string connectionString, IDictionary<string, string>? extra = null,
+        bool testDefaults = true)
     {
         var port = FreePort();
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "AuthServer.dll")])
@@ -38,7 +41,7 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("GOTRUE_", StringComparison.Ordinal) || k is "DATABASE_URL" or "PORT" or "ASPNETCORE_URLS").ToList())
             psi.Environment.Remove(key);
-        var settings = new Dictionary<string, string>
+        var settings = testDefaults ? new Dictionary<string, string>
         {
             ["GOTRUE_JWT_SECRET"] = AuthServerFixture.JwtSecret,
             ["GOTRUE_SITE_URL"] = "http://localhost:3000",
@@ -52,8 +55,11 @@ public sealed class ServerProcess : IAsyncDisposable
             ["GOTRUE_LOG_LEVEL"] = "warn",
             ["GOTRUE_RATE_LIMIT_TOKEN_REFRESH"] = "1000000",
             ["GOTRUE_RATE_LIMIT_OTP"] = "1000000",
-        };
+        } : [];
         foreach (var (key, value) in extra ?? new Dictionary<string, string>()) settings[key] = value;
+        settings["DATABASE_URL"] = connectionString;
+        settings["GOTRUE_API_HOST"] = "127.0.0.1";
+        settings["PORT"] = port.ToString();
         foreach (var (key, value) in settings) psi.Environment[key] = value;
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the server process");

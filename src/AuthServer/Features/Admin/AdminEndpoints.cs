@@ -21,6 +21,7 @@ internal static class AdminEndpoints
         app.MapPut("/admin/users/{userId}", UpdateUserAsync);
         app.MapDelete("/admin/users/{userId}", DeleteUserAsync);
         app.MapAdminFactors();
+        app.MapAdminPasskeys();
         app.MapAdminAudit();
     }
 

@@ -7,8 +7,8 @@ namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
 /// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
-/// providers and SCIM. Their enable flags stop the boot (UnbuiltFeatures), so "off" is the only state
-/// there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
+/// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
+/// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
 internal static class DisabledFeatureEndpoints
 {
     public static void MapDisabledFeatures(this IEndpointRouteBuilder app)

@@ -6,14 +6,50 @@ namespace AuthServer.Features.Jwks;
 
 /// `GET /.well-known/jwks.json` (api.md, jwt.md §3): the public halves of the asymmetric keys in
 /// `GOTRUE_JWT_KEYS`, never the HS256 secret or an `oct` key. supabase-js `getClaims()` caches it 10 min.
+/// `GET /.well-known/openid-configuration`: GoTrue's discovery document, served with no feature gate.
 internal static class JwksEndpoints
 {
-    public static void MapJwks(this IEndpointRouteBuilder app) => app.MapGet("/.well-known/jwks.json", GetJwks);
+    public static void MapJwks(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/.well-known/jwks.json", GetJwks);
+        app.MapGet("/.well-known/openid-configuration", GetOpenIdConfiguration);
+    }
 
     static IResult GetJwks(HttpContext http, SigningKeys keys)
     {
         http.Response.Headers.CacheControl = "public, max-age=600";
         var body = new JsonObject { ["keys"] = new JsonArray(keys.PublicJwks.Select(k => (JsonNode)k.DeepClone()).ToArray()) };
         return Results.Json(body, Json.Options);
+    }
+
+    /// GoTrue jwks.go `WellKnownOpenID`, field for field: `issuer` is GOTRUE_JWT_ISSUER as set, the endpoints
+    /// hang off it without its trailing slashes, and the lists are GoTrue's constants (its signing algorithms
+    /// are a fixed list there too). `registration_endpoint` appears only with the OAuth server's dynamic
+    /// registration on, which is not built here (UnbuiltFeatures), so never.
+    static IResult GetOpenIdConfiguration(HttpContext http, AuthServer.Config.JwtOptions jwt)
+    {
+        var issuer = jwt.Issuer.TrimEnd('/');
+        http.Response.Headers.CacheControl = "public, max-age=600";
+        var body = new JsonObject
+        {
+            ["issuer"] = jwt.Issuer,
+            ["authorization_endpoint"] = issuer + "/oauth/authorize",
+            ["token_endpoint"] = issuer + "/oauth/token",
+            ["jwks_uri"] = issuer + "/.well-known/jwks.json",
+            ["userinfo_endpoint"] = issuer + "/oauth/userinfo",
+            ["scopes_supported"] = Array("openid", "profile", "email", "phone"),
+            ["response_types_supported"] = Array("code"),
+            ["response_modes_supported"] = Array("query"),
+            ["grant_types_supported"] = Array("authorization_code", "refresh_token"),
+            ["subject_types_supported"] = Array("public"),
+            ["id_token_signing_alg_values_supported"] = Array("RS256", "HS256", "ES256"),
+            ["token_endpoint_auth_methods_supported"] = Array("client_secret_basic", "client_secret_post", "none"),
+            ["claims_supported"] = Array("sub", "aud", "iss", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
+                "phone_number", "phone_number_verified", "name", "picture", "preferred_username", "updated_at"),
+            ["code_challenge_methods_supported"] = Array("S256", "plain"),
+        };
+        return Results.Json(body, Json.Options);
+
+        static JsonArray Array(params string[] values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
     }
 }

@@ -12,7 +12,7 @@ namespace AuthServer.Features.Mfa;
 /// TOTP multi-factor authentication: `POST /factors`, `POST /factors/{id}/challenge`,
 /// `POST /factors/{id}/verify`, `DELETE /factors/{id}` (api.md §3 "MFA", GoTrue internal/api/mfa.go).
 /// GoTrue has no `challenge_and_verify` route: supabase-js's challengeAndVerify makes the two calls.
-/// Phone factors are in PhoneFactors; WebAuthn factors are not built, their enable flags cannot be turned on (MfaOptions).
+/// Phone factors are in PhoneFactors; WebAuthn factors are not built: their enable flags only log a warning (UnbuiltFeatures).
 internal static class MfaEndpoints
 {
     public static void MapMfa(this IEndpointRouteBuilder app)
