@@ -105,7 +105,7 @@ public sealed class BootParityTests
     [InlineData("GOTRUE_OAUTH_SERVER_ENABLED", "true")]
     [InlineData("GOTRUE_SAML_ENABLED", "true")]
     [InlineData("GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "true")]
-    [InlineData("GOTRUE_EXTERNAL_WEB3_SOLANA_ENABLED", "true")]
+    [InlineData("GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED", "true")]
     [InlineData("GOTRUE_CUSTOM_OAUTH_ENABLED", "true")]
     [InlineData("GOTRUE_PASSWORD_HIBP_ENABLED", "true")]
     [InlineData("GOTRUE_SESSIONS_SINGLE_PER_USER", "true")]
