@@ -86,7 +86,7 @@ internal static class UnbuiltFeatures
                      "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
-                     "GOTRUE_PASSWORD_HIBP_ENABLED", "GOTRUE_SESSIONS_SINGLE_PER_USER",
+                     "GOTRUE_SESSIONS_SINGLE_PER_USER",
                  })
             if (env.Bool(name, false))
                 env.Warn($"{name} is on, but this feature is not built yet: its routes answer as with the feature off");
