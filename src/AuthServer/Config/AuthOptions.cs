@@ -142,6 +142,11 @@ internal sealed class RefreshOptions
     /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE`: v2 only, always accept a reused token.</summary>
     public bool AllowReuse { get; init; }
 
+    /// <summary>`GOTRUE_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed session may refresh.</summary>
+    public bool SinglePerUser { get; init; }
+    /// <summary>`GOTRUE_SESSIONS_TAGS`: groups for SINGLE_PER_USER (one newest session per tag).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
     public bool IssuesV2 => AlgorithmVersion == 2;
 
     public static RefreshOptions Load(EnvReader env)
@@ -155,6 +160,8 @@ internal sealed class RefreshOptions
             ReuseIntervalSeconds = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", 0, 0),
             Timebox = Positive(env, "GOTRUE_SESSIONS_TIMEBOX", "session timebox duration"),
             InactivityTimeout = Positive(env, "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "session inactivity timeout duration"),
+            SinglePerUser = env.Bool("GOTRUE_SESSIONS_SINGLE_PER_USER", false),
+            Tags = env.List("GOTRUE_SESSIONS_TAGS"),
         };
     }
 

@@ -64,6 +64,7 @@ internal static partial class RefreshTokenGrant
         if (state.User.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
         CheckValidity(session, state.Token.UpdatedAt, options, now);
+        await EnsureNewestSessionAsync(conn, session, state.Token.UpdatedAt, options, now, ct);
 
         var ip = ClientInfo.Ip(http);
         string issued;
@@ -122,19 +123,46 @@ internal static partial class RefreshTokenGrant
     /// `tokenUpdatedAt` is the v1 token's updated_at (null for v2 tokens, which have no row).
     static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
     {
-        if (session.NotAfter is { } notAfter && now > Utc(notAfter))
-            throw Expired("Invalid Refresh Token: Session Expired");
-        if (options.Timebox is { } timebox && now > Utc(session.CreatedAt) + timebox)
-            throw Expired("Invalid Refresh Token: Session Expired");
-        if (options.InactivityTimeout is { } inactivity)
-        {
-            // GoTrue `Session.LastRefreshedAt`: refreshed_at, else the token's updated_at if newer than creation.
-            var last = session.RefreshedAt is { } r ? Utc(r)
-                : tokenUpdatedAt is { } t && Utc(t) > Utc(session.CreatedAt) ? Utc(t) : Utc(session.CreatedAt);
-            if (now > last + inactivity)
-                throw Expired("Invalid Refresh Token: Session Expired (Inactivity)");
-        }
+        if (Invalidity(session, tokenUpdatedAt, options, now) is { } message) throw Expired(message);
     }
+
+    /// GoTrue `Session.CheckValidity`: null when valid, else the refresh error's message.
+    static string? Invalidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
+    {
+        if (session.NotAfter is { } notAfter && now > Utc(notAfter))
+            return "Invalid Refresh Token: Session Expired";
+        if (options.Timebox is { } timebox && now > Utc(session.CreatedAt) + timebox)
+            return "Invalid Refresh Token: Session Expired";
+        if (options.InactivityTimeout is { } inactivity && now > LastRefreshedAt(session, tokenUpdatedAt) + inactivity)
+            return "Invalid Refresh Token: Session Expired (Inactivity)";
+        return null;
+    }
+
+    /// GoTrue `Session.LastRefreshedAt`: refreshed_at, else the token's updated_at if newer than creation.
+    static DateTime LastRefreshedAt(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt) =>
+        session.RefreshedAt is { } r ? Utc(r)
+        : tokenUpdatedAt is { } t && Utc(t) > Utc(session.CreatedAt) ? Utc(t) : Utc(session.CreatedAt);
+
+    /// GOTRUE_SESSIONS_SINGLE_PER_USER, as GoTrue's refresh grant: a session may refresh only while no other
+    /// still-valid session of the user with the same tag (GOTRUE_SESSIONS_TAGS) was refreshed, or created,
+    /// more recently. So a new sign-in ends the older sessions at their next refresh; nothing is deleted
+    /// and no audit row is written for them, as in GoTrue.
+    internal static async Task EnsureNewestSessionAsync(NpgsqlConnection conn, RefreshQueries.SessionRow session,
+        DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now, CancellationToken ct)
+    {
+        if (!options.SinglePerUser) return;
+        var tag = SessionTag(session, options.Tags);
+        var mine = LastRefreshedAt(session, tokenUpdatedAt);
+        foreach (var other in await RefreshQueries.LockOtherSessionsAsync(conn, session.UserId, session.Id, ct))
+            if (Invalidity(other, null, options, now) is null && SessionTag(other, options.Tags) == tag
+                && LastRefreshedAt(other, null) > mine)
+                throw Expired("Invalid Refresh Token: Session Expired (Revoked by Newer Login)");
+    }
+
+    /// GoTrue `Session.DetermineTag`: with tags configured, a session's own tag when it is one of them,
+    /// else the first; without tags, every session is in one group.
+    static string SessionTag(RefreshQueries.SessionRow session, IReadOnlyList<string> tags) =>
+        tags.Count == 0 ? "" : session.Tag is { Length: > 0 } t && tags.Contains(t) ? t : tags[0];
 
     static ApiError Expired(string message) => ApiError.BadRequest(ErrorCode.SessionExpired, message);
 

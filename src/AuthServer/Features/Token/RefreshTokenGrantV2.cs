@@ -49,6 +49,7 @@ internal static partial class RefreshTokenGrant
         if (user.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
         CheckValidity(session, null, options, now);
+        await EnsureNewestSessionAsync(conn, session, null, options, now, ct);
 
         var current = session.RefreshTokenCounter!.Value;
         var behind = current - presented.Counter;
