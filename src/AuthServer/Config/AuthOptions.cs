@@ -146,6 +146,9 @@ internal sealed class RefreshOptions
     public bool SinglePerUser { get; init; }
     /// <summary>`GOTRUE_SESSIONS_TAGS`: groups for SINGLE_PER_USER (one newest session per tag).</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>`GOTRUE_SESSIONS_ALLOW_LOW_AAL`: how long an aal1 session of a user with a verified factor
+    /// lives (access tokens end by then, refreshes are refused after).</summary>
+    public TimeSpan? AllowLowAal { get; init; }
 
     public bool IssuesV2 => AlgorithmVersion == 2;
 
@@ -162,11 +165,11 @@ internal sealed class RefreshOptions
             InactivityTimeout = Positive(env, "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "session inactivity timeout duration"),
             SinglePerUser = env.Bool("GOTRUE_SESSIONS_SINGLE_PER_USER", false),
             Tags = env.List("GOTRUE_SESSIONS_TAGS"),
+            AllowLowAal = Positive(env, "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "session allow low AAL duration"),
         };
     }
 
     /// GoTrue `SessionsConfiguration.Validate`: a duration that is set must be positive, or the boot stops.
-    /// (`GOTRUE_SESSIONS_ALLOW_LOW_AAL` is checked the same way, though that feature is not built.)
     internal static TimeSpan? Positive(EnvReader env, string name, string what)
     {
         var value = env.Duration(name);

@@ -89,9 +89,5 @@ internal static class UnbuiltFeatures
                  })
             if (env.Bool(name, false))
                 env.Warn($"{name} is on, but this feature is not built yet: its routes answer as with the feature off");
-        // GoTrue refuses a non-positive ALLOW_LOW_AAL at boot, built or not.
-        RefreshOptions.Positive(env, "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "session allow low AAL duration");
-        if (env.String("GOTRUE_SESSIONS_ALLOW_LOW_AAL") is not null)
-            env.Warn("GOTRUE_SESSIONS_ALLOW_LOW_AAL is set, but this feature is not built yet: it has no effect");
     }
 }

@@ -21,10 +21,17 @@ internal static class RefreshQueries
         public long? RefreshTokenCounter { get; init; }
         /// GOTRUE_SESSIONS_TAGS: the session's tag (GoTrue never sets it; a platform may).
         public string? Tag { get; init; }
+        public string? Aal { get; init; }
     }
 
     internal const string SessionColumns =
-        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter, s.tag";
+        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter, s.tag, s.aal::text as aal";
+
+    /// GoTrue `User.HighestPossibleAAL`: aal2 once the user has a verified factor.
+    public static Task<bool> HasVerifiedFactorAsync(NpgsqlConnection conn, Guid userId, CancellationToken ct) =>
+        conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "select exists (select 1 from auth.mfa_factors where user_id = @userId and status = 'verified')",
+            new { userId }, cancellationToken: ct));
 
     /// GOTRUE_SESSIONS_SINGLE_PER_USER: the user's other sessions. A per-user transaction lock first, so
     /// two sessions of one user refreshing at once are decided one after the other (GoTrue locks them all

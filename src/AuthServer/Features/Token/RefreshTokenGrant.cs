@@ -63,8 +63,9 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.RefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found");
         if (state.User.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
-        CheckValidity(session, state.Token.UpdatedAt, options, now);
-        await EnsureNewestSessionAsync(conn, session, state.Token.UpdatedAt, options, now, ct);
+        var needsMfa = options.AllowLowAal is not null && state.Factors.Any(f => f.IsVerified);
+        CheckValidity(session, state.Token.UpdatedAt, options, now, needsMfa);
+        await EnsureNewestSessionAsync(conn, session, state.Token.UpdatedAt, options, now, needsMfa, ct);
 
         var ip = ClientInfo.Ip(http);
         string issued;
@@ -121,13 +122,16 @@ internal static partial class RefreshTokenGrant
     static DateTime Utc(DateTime t) => DateTime.SpecifyKind(t, DateTimeKind.Utc);
 
     /// `tokenUpdatedAt` is the v1 token's updated_at (null for v2 tokens, which have no row).
-    static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
+    /// `needsMfa`: the user has a verified factor (GoTrue's highest possible AAL is aal2).
+    static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now,
+        bool needsMfa)
     {
-        if (Invalidity(session, tokenUpdatedAt, options, now) is { } message) throw Expired(message);
+        if (Invalidity(session, tokenUpdatedAt, options, now, needsMfa) is { } message) throw Expired(message);
     }
 
     /// GoTrue `Session.CheckValidity`: null when valid, else the refresh error's message.
-    static string? Invalidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
+    static string? Invalidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now,
+        bool needsMfa)
     {
         if (session.NotAfter is { } notAfter && now > Utc(notAfter))
             return "Invalid Refresh Token: Session Expired";
@@ -135,6 +139,9 @@ internal static partial class RefreshTokenGrant
             return "Invalid Refresh Token: Session Expired";
         if (options.InactivityTimeout is { } inactivity && now > LastRefreshedAt(session, tokenUpdatedAt) + inactivity)
             return "Invalid Refresh Token: Session Expired (Inactivity)";
+        // GOTRUE_SESSIONS_ALLOW_LOW_AAL: an aal1 session of a user who has MFA lasts only that long.
+        if (options.AllowLowAal is { } lowAal && needsMfa && session.Aal is null or "aal1" && now > Utc(session.CreatedAt) + lowAal)
+            return "Invalid Refresh Token: Session Expired (Low AAL: User Needs MFA Verification)";
         return null;
     }
 
@@ -148,13 +155,13 @@ internal static partial class RefreshTokenGrant
     /// more recently. So a new sign-in ends the older sessions at their next refresh; nothing is deleted
     /// and no audit row is written for them, as in GoTrue.
     internal static async Task EnsureNewestSessionAsync(NpgsqlConnection conn, RefreshQueries.SessionRow session,
-        DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now, CancellationToken ct)
+        DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now, bool needsMfa, CancellationToken ct)
     {
         if (!options.SinglePerUser) return;
         var tag = SessionTag(session, options.Tags);
         var mine = LastRefreshedAt(session, tokenUpdatedAt);
         foreach (var other in await RefreshQueries.LockOtherSessionsAsync(conn, session.UserId, session.Id, ct))
-            if (Invalidity(other, null, options, now) is null && SessionTag(other, options.Tags) == tag
+            if (Invalidity(other, null, options, now, needsMfa) is null && SessionTag(other, options.Tags) == tag
                 && LastRefreshedAt(other, null) > mine)
                 throw Expired("Invalid Refresh Token: Session Expired (Revoked by Newer Login)");
     }
