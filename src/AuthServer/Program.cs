@@ -107,7 +107,7 @@ builder.Services.AddSingleton(_ =>
 });
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<IdTokens>();
-builder.Services.AddSingleton<AccessTokens>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
+builder.Services.AddSingleton<AccessTokens>().AddSingleton<PwnedPasswords>().AddSingleton<Passwords>().AddSingleton<SessionIssuer>();
 builder.Services.AddOpenApi();
 builder.Services.AddHttpContextAccessor().AddSingleton(mailerNotifications).AddSingleton<Notifications>();
 builder.Services.AddSingleton(mailerOptions).AddSingleton<Outbox>().AddSingleton<Mailer>().AddSingleton<MailTemplates>()

@@ -44,13 +44,14 @@ ADOPT_SERVER_PID=""
 ISSUER_PID=""
 CATCHER_PID=""
 SMS_PID=""
+HIBP_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
     trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID"; do
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID" "$HIBP_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -128,6 +129,18 @@ for _ in $(seq 1 50); do
 done
 log "SMS provider on $SMS_URL"
 
+# A Pwned Passwords range API; the servers reach it through GOTRUE_PASSWORD_HIBP_API_URL (pwned.test.mjs).
+HIBP_PORT=$(pg_free_port "")
+HIBP_URL="http://127.0.0.1:$HIBP_PORT"
+node "$HERE/lib/pwned-passwords.mjs" "$HIBP_PORT" >"$WORK/pwned-passwords.log" 2>&1 &
+HIBP_PID=$!
+for _ in $(seq 1 50); do
+    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
+        "$HIBP_URL/api/requests" && break
+    sleep 0.2
+done
+log "Pwned Passwords API on $HIBP_URL"
+
 log "mail catcher: SMTP 127.0.0.1:$SMTP_PORT, inbox $INBOX_URL"
 node "$ROOT/scripts/lib/mailcatcher.mjs" --smtp-port "$SMTP_PORT" --http-port "$INBOX_PORT" >"$WORK/mailcatcher.log" 2>&1 &
 CATCHER_PID=$!
@@ -191,6 +204,8 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_SMS_TWILIO_AUTH_TOKEN=e2e-token \
             GOTRUE_SMS_TWILIO_MESSAGE_SERVICE_SID=MGe2e \
             GOTRUE_SMS_PROVIDER_API_URL="$SMS_URL" \
+            GOTRUE_PASSWORD_HIBP_ENABLED=true \
+            GOTRUE_PASSWORD_HIBP_API_URL="$HIBP_URL" \
             GOTRUE_SMS_TEST_OTP="$SMS_TEST_PHONE:$SMS_TEST_OTP" \
             GOTRUE_RATE_LIMIT_SMS_SENT=100000 \
             GOTRUE_MFA_PHONE_ENROLL_ENABLED=true \
@@ -264,6 +279,7 @@ set +e
         SUPABASE_ADOPT_JWT_SECRET="$ADOPT_JWT_SECRET" \
         MAILCATCHER_URL="$INBOX_URL" \
         SMS_PROVIDER_URL="$SMS_URL" \
+        PWNED_PASSWORDS_URL="$HIBP_URL" \
         SMS_TEST_PHONE="$SMS_TEST_PHONE" \
         SMS_TEST_OTP="$SMS_TEST_OTP" \
         OIDC_ISSUER_URL="$ISSUER_URL" \

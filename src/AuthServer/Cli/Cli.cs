@@ -121,8 +121,10 @@ internal static class Cli
             return 2;
         }
         var jwt = JwtOptions.Load(env);
-        var passwords = new Passwords(PasswordOptions.Load(env));
-        passwords.EnsureAcceptable(password);
+        var passwordOptions = PasswordOptions.Load(env);
+        var passwords = new Passwords(passwordOptions,
+            new PwnedPasswords(passwordOptions, Microsoft.Extensions.Logging.Abstractions.NullLogger<PwnedPasswords>.Instance));
+        await passwords.EnsureAcceptableAsync(password, default);
         email = Http.Identifiers.ValidateEmail(email);
         var role = Option(args, "--role") ?? jwt.DefaultGroupName;
 

@@ -41,6 +41,8 @@ internal sealed class PasswordOptions
     public int HashCost { get; init; } = 10;
     /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD`.</summary>
     public bool UpdateRequiresCurrentPassword { get; init; }
+    /// <summary>`GOTRUE_PASSWORD_HIBP_*`: leaked-password protection.</summary>
+    public HibpOptions Hibp { get; init; } = new();
 
     public static PasswordOptions Load(EnvReader env)
     {
@@ -54,6 +56,7 @@ internal sealed class PasswordOptions
             RequiredCharacters = SplitGroups(env.String("GOTRUE_PASSWORD_REQUIRED_CHARACTERS")),
             HashCost = env.Int("GOTRUE_PASSWORD_HASH_COST", 10, 4, 16),
             UpdateRequiresCurrentPassword = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", false),
+            Hibp = HibpOptions.Load(env),
         };
     }
 
@@ -70,6 +73,53 @@ internal sealed class PasswordOptions
         }
         if (current.Length > 0) groups.Add(current.ToString());
         return groups;
+    }
+}
+
+/// <summary>Leaked-password protection: GoTrue's `HIBPConfiguration` (conf/configuration.go).</summary>
+internal sealed class HibpOptions
+{
+    /// <summary>`GOTRUE_PASSWORD_HIBP_ENABLED`: new passwords are checked against Pwned Passwords.</summary>
+    public bool Enabled { get; init; }
+    /// <summary>`GOTRUE_PASSWORD_HIBP_FAIL_CLOSED`: when the API cannot answer, refuse (500) instead of allowing.</summary>
+    public bool FailClosed { get; init; }
+    /// <summary>`GOTRUE_PASSWORD_HIBP_USER_AGENT` (GoTrue's default).</summary>
+    public string UserAgent { get; init; } = "https://github.com/supabase/gotrue";
+    /// <summary>`GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED`: remember pwned hashes seen in range answers.</summary>
+    public bool BloomEnabled { get; init; }
+    /// <summary>`GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS` (default 100000): hashes the filter is sized for.</summary>
+    public int BloomItems { get; init; } = 100_000;
+    /// <summary>`GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES` (default 0.0000099): the filter's target error rate.</summary>
+    public double BloomFalsePositives { get; init; } = 0.0000099;
+    /// <summary>`GOTRUE_PASSWORD_HIBP_API_URL` (ours; GoTrue hard-codes it): base of the `/range/{prefix}` API.</summary>
+    public Uri ApiUrl { get; init; } = new("https://api.pwnedpasswords.com/");
+    /// <summary>GoTrue's fixed 5 s per call, or `GOTRUE_INTERNAL_HTTP_TIMEOUT` when that is shorter.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public static HibpOptions Load(EnvReader env)
+    {
+        var url = env.String("GOTRUE_PASSWORD_HIBP_API_URL") is { Length: > 0 } u ? u : "https://api.pwnedpasswords.com/";
+        if (!Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var apiUrl) || apiUrl.Scheme is not ("http" or "https"))
+            throw new ConfigException($"GOTRUE_PASSWORD_HIBP_API_URL: {url} is not an http(s) URL");
+        var falsePositives = env.Double("GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES", 0.0000099);
+        if (falsePositives is <= 0 or >= 1)
+        {
+            env.Warn($"GOTRUE_PASSWORD_HIBP_BLOOM_FALSE_POSITIVES: {falsePositives} is not between 0 and 1; using 0.0000099");
+            falsePositives = 0.0000099;
+        }
+        var timeout = TimeSpan.FromSeconds(5);
+        if (env.Duration("GOTRUE_INTERNAL_HTTP_TIMEOUT") is { } t && t > TimeSpan.Zero && t < timeout) timeout = t;
+        return new HibpOptions
+        {
+            Enabled = env.Bool("GOTRUE_PASSWORD_HIBP_ENABLED", false),
+            FailClosed = env.Bool("GOTRUE_PASSWORD_HIBP_FAIL_CLOSED", false),
+            UserAgent = env.String("GOTRUE_PASSWORD_HIBP_USER_AGENT") is { Length: > 0 } agent ? agent : "https://github.com/supabase/gotrue",
+            BloomEnabled = env.Bool("GOTRUE_PASSWORD_HIBP_BLOOM_ENABLED", false),
+            BloomItems = env.Int("GOTRUE_PASSWORD_HIBP_BLOOM_ITEMS", 100_000, 1, 10_000_000),
+            BloomFalsePositives = falsePositives,
+            ApiUrl = apiUrl,
+            Timeout = timeout,
+        };
     }
 }
 
@@ -92,6 +142,14 @@ internal sealed class RefreshOptions
     /// <summary>`GOTRUE_SECURITY_REFRESH_TOKEN_ALLOW_REUSE`: v2 only, always accept a reused token.</summary>
     public bool AllowReuse { get; init; }
 
+    /// <summary>`GOTRUE_SESSIONS_SINGLE_PER_USER`: only the user's most recently refreshed session may refresh.</summary>
+    public bool SinglePerUser { get; init; }
+    /// <summary>`GOTRUE_SESSIONS_TAGS`: groups for SINGLE_PER_USER (one newest session per tag).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    /// <summary>`GOTRUE_SESSIONS_ALLOW_LOW_AAL`: how long an aal1 session of a user with a verified factor
+    /// lives (access tokens end by then, refreshes are refused after).</summary>
+    public TimeSpan? AllowLowAal { get; init; }
+
     public bool IssuesV2 => AlgorithmVersion == 2;
 
     public static RefreshOptions Load(EnvReader env)
@@ -105,11 +163,13 @@ internal sealed class RefreshOptions
             ReuseIntervalSeconds = env.Int("GOTRUE_SECURITY_REFRESH_TOKEN_REUSE_INTERVAL", 0, 0),
             Timebox = Positive(env, "GOTRUE_SESSIONS_TIMEBOX", "session timebox duration"),
             InactivityTimeout = Positive(env, "GOTRUE_SESSIONS_INACTIVITY_TIMEOUT", "session inactivity timeout duration"),
+            SinglePerUser = env.Bool("GOTRUE_SESSIONS_SINGLE_PER_USER", false),
+            Tags = env.List("GOTRUE_SESSIONS_TAGS"),
+            AllowLowAal = Positive(env, "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "session allow low AAL duration"),
         };
     }
 
     /// GoTrue `SessionsConfiguration.Validate`: a duration that is set must be positive, or the boot stops.
-    /// (`GOTRUE_SESSIONS_ALLOW_LOW_AAL` is checked the same way, though that feature is not built.)
     internal static TimeSpan? Positive(EnvReader env, string name, string what)
     {
         var value = env.Duration(name);

@@ -86,14 +86,8 @@ internal static class UnbuiltFeatures
                      "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
-                     "GOTRUE_PASSWORD_HIBP_ENABLED", "GOTRUE_SESSIONS_SINGLE_PER_USER",
                  })
             if (env.Bool(name, false))
                 env.Warn($"{name} is on, but this feature is not built yet: its routes answer as with the feature off");
-        // GoTrue refuses a non-positive ALLOW_LOW_AAL at boot, built or not.
-        RefreshOptions.Positive(env, "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "session allow low AAL duration");
-        foreach (var name in new[] { "GOTRUE_SESSIONS_ALLOW_LOW_AAL", "GOTRUE_SESSIONS_TAGS" })
-            if (env.String(name) is not null)
-                env.Warn($"{name} is set, but this feature is not built yet: it has no effect");
     }
 }

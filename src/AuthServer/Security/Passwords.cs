@@ -12,12 +12,14 @@ namespace AuthServer.Security;
 internal sealed class Passwords : IDisposable
 {
     readonly PasswordOptions options;
+    readonly PwnedPasswords pwned;
     readonly Lazy<string> dummyHash;
     readonly System.Collections.Concurrent.BlockingCollection<Action> queue = new();
 
-    public Passwords(PasswordOptions options)
+    public Passwords(PasswordOptions options, PwnedPasswords pwned)
     {
         this.options = options;
+        this.pwned = pwned;
         dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Secrets.NewToken(), options.HashCost));
         for (var i = 0; i < Environment.ProcessorCount; i++)
             new Thread(Work) { IsBackground = true, Name = "bcrypt-" + i }.Start();
@@ -66,8 +68,10 @@ internal sealed class Passwords : IDisposable
         }, ct);
     }
 
-    /// The strength policy (GOTRUE_PASSWORD_*): null when the password passes, else the 422 payload.
-    public WeakPassword? Check(string password)
+    /// The strength policy (GOTRUE_PASSWORD_*, GoTrue's checkPasswordStrength): null when the password
+    /// passes, else the 422 payload. With GOTRUE_PASSWORD_HIBP_ENABLED the Pwned Passwords check runs too
+    /// (its reasons add to the others), and a fail-closed outage throws GoTrue's 500.
+    public async Task<WeakPassword?> CheckAsync(string password, CancellationToken ct)
     {
         var reasons = new List<string>();
         var messages = new List<string>();
@@ -82,15 +86,20 @@ internal sealed class Passwords : IDisposable
             messages.Add("Password should contain at least one character of each: " +
                          string.Join(", ", options.RequiredCharacters) + ".");
         }
+        if (options.Hibp.Enabled && await pwned.IsPwnedAsync(password, ct))
+        {
+            reasons.Add("pwned");
+            messages.Add("Password is known to be weak and easy to guess, please choose a different one.");
+        }
         return reasons.Count == 0 ? null : new WeakPassword(string.Join(" ", messages), reasons);
     }
 
     /// Validation for a password being set: 400 if longer than bcrypt's 72 bytes, 422 if weak.
-    public void EnsureAcceptable(string password)
+    public async Task EnsureAcceptableAsync(string password, CancellationToken ct)
     {
         if (Encoding.UTF8.GetByteCount(password) > 72)
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Password cannot be longer than 72 characters");
-        if (Check(password) is { } weak)
+        if (await CheckAsync(password, ct) is { } weak)
             throw new ApiError(422, ErrorCode.WeakPassword, weak.Message) { Extra = new JsonObject { ["weak_password"] = weak.ToJson(includeMessage: false) } };
     }
 }

@@ -92,6 +92,15 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     {
         var iat = new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeSeconds();
         var exp = iat + jwt.ExpirySeconds;
+        // GOTRUE_SESSIONS_ALLOW_LOW_AAL (GoTrue GenerateAccessToken): an aal1 token of a user who has a
+        // verified factor expires no later than the session's low-AAL window.
+        if (refresh.AllowLowAal is { } lowAal && !amr.Any(a => a.Method is "totp" or "mfa/phone" or "mfa/webauthn")
+            && (factors?.Any(f => f.IsVerified) ?? await Features.Token.RefreshQueries.HasVerifiedFactorAsync(conn, user.Id, ct)))
+        {
+            var created = await conn.ExecuteScalarAsync<DateTime>(new CommandDefinition(
+                "select created_at from auth.sessions where id = @sessionId", new { sessionId }, cancellationToken: ct));
+            exp = Math.Min(exp, new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc) + lowAal).ToUnixTimeSeconds());
+        }
         var claims = Claims(user, sessionId, amr, iat, exp);
         if (hooks.Options.CustomAccessToken.Enabled)
             claims = await hooks.CustomizeAccessTokenAsync(conn, user.Id, claims, authenticationMethod, ct);
@@ -100,7 +109,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
         {
             ["access_token"] = accessToken,
             ["token_type"] = "bearer",
-            ["expires_in"] = exp - iat,
+            ["expires_in"] = (long)jwt.ExpirySeconds, // GoTrue: the configured lifetime even when exp is cut short (ALLOW_LOW_AAL)
             ["expires_at"] = exp,
             ["refresh_token"] = refreshToken,
             ["user"] = UserJson.From(user, identities, factors),

@@ -6,7 +6,11 @@ namespace AuthServer.Tests.Security;
 /// bcrypt runs on the Passwords' own threads, fed by a queue (not on thread-pool threads).
 public sealed class PasswordsTests
 {
-    static Passwords New() => new(new PasswordOptions { HashCost = 4 });
+    static Passwords New()
+    {
+        var options = new PasswordOptions { HashCost = 4 };
+        return new(options, new PwnedPasswords(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<PwnedPasswords>.Instance));
+    }
 
     [Fact]
     public async Task VerifyAsync_MoreConcurrentCallsThanCores_EachGetsItsOwnAnswer()

@@ -158,7 +158,7 @@ internal static class AdminEndpoints
         string? hash = null;
         if (body.Password is not null)
         {
-            passwords.EnsureAcceptable(body.Password);
+            await passwords.EnsureAcceptableAsync(body.Password, ct);
             hash = await passwords.HashAsync(body.Password, ct);
         }
         var aud = user.Aud ?? "";

@@ -76,7 +76,7 @@ internal static class GenerateLinkEndpoint
                 {
                     if (string.IsNullOrEmpty(password))
                         throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Signup requires a valid password");
-                    passwords.EnsureAcceptable(password);
+                    await passwords.EnsureAcceptableAsync(password, ct);
                     var id = Guid.NewGuid();
                     await Hooks.UserCreation.BeforeAsync(http, id, aud, email, null, "email", body.Data, ct);
                     await SignupQueries.CreateUserAsync(conn, id, aud, jwt.DefaultGroupName, email, null,

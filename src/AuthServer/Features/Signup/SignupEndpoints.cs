@@ -37,7 +37,7 @@ internal static class SignupEndpoints
             throw ApiError.Unprocessable(ErrorCode.SignupDisabled, "Signups not allowed for this instance");
         if (string.IsNullOrEmpty(body.Password))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Signup requires a valid password");
-        passwords.EnsureAcceptable(body.Password);
+        await passwords.EnsureAcceptableAsync(body.Password, ct);
         if (!string.IsNullOrEmpty(body.Email) && !string.IsNullOrEmpty(body.Phone))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed,
                 "Only an email address or phone number should be provided on signup.");

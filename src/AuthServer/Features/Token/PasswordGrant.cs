@@ -6,6 +6,7 @@ using AuthServer.Http;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Npgsql;
+using System.Text.Json.Nodes;
 
 namespace AuthServer.Features.Token;
 
@@ -66,9 +67,16 @@ internal static class PasswordGrant
         if (hasPhone && user.PhoneConfirmedAt is null)
             throw ApiError.BadRequest(ErrorCode.PhoneNotConfirmed, "Phone not confirmed");
 
+        // GoTrue reports a weak (or pwned) password on sign-in without refusing it; an unavailable
+        // Pwned Passwords API, even fail-closed, only logs a warning here.
+        JsonObject? weak = null;
+        try { weak = (await passwords.CheckAsync(password, ct))?.ToJson(includeMessage: true); }
+        catch (ApiError e) when (e.Status == 500)
+        {
+            services.GetRequiredService<ILogger<Passwords>>().LogWarning("Password strength check on sign-in failed: {Error}", e.InnerException?.Message);
+        }
         await conn.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        var weak = passwords.Check(password)?.ToJson(includeMessage: true);
         var session = await services.GetRequiredService<SessionIssuer>().StartAsync(conn, user.Id, "password", http,
             now.UtcDateTime, ct, weak, provider: hasEmail ? "email" : "phone");
         await tx.CommitAsync(ct);

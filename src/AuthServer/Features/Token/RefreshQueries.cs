@@ -19,10 +19,32 @@ internal static class RefreshQueries
         /// v2 refresh tokens (jwt.md §5.1): base64url key or an encrypted string; null for v1-only sessions.
         public string? RefreshTokenHmacKey { get; init; }
         public long? RefreshTokenCounter { get; init; }
+        /// GOTRUE_SESSIONS_TAGS: the session's tag (GoTrue never sets it; a platform may).
+        public string? Tag { get; init; }
+        public string? Aal { get; init; }
     }
 
-    const string SessionColumns =
-        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter";
+    internal const string SessionColumns =
+        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter, s.tag, s.aal::text as aal";
+
+    /// GoTrue `User.HighestPossibleAAL`: aal2 once the user has a verified factor.
+    public static Task<bool> HasVerifiedFactorAsync(NpgsqlConnection conn, Guid userId, CancellationToken ct) =>
+        conn.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "select exists (select 1 from auth.mfa_factors where user_id = @userId and status = 'verified')",
+            new { userId }, cancellationToken: ct));
+
+    /// GOTRUE_SESSIONS_SINGLE_PER_USER: the user's other sessions. A per-user transaction lock first, so
+    /// two sessions of one user refreshing at once are decided one after the other (GoTrue locks them all
+    /// FOR UPDATE); only this row's own lock is held besides, so it cannot deadlock.
+    public static async Task<List<SessionRow>> LockOtherSessionsAsync(NpgsqlConnection conn, Guid userId, Guid sessionId, CancellationToken ct)
+    {
+        await conn.ExecuteAsync(new CommandDefinition(
+            "select pg_advisory_xact_lock(hashtextextended('single_per_user:' || @userId::text, 0))",
+            new { userId }, cancellationToken: ct));
+        return (await conn.QueryAsync<SessionRow>(new CommandDefinition(
+            $"select {SessionColumns} from auth.sessions s where s.user_id = @userId and s.id <> @sessionId",
+            new { userId, sessionId }, cancellationToken: ct))).AsList();
+    }
 
     internal sealed class TokenRow
     {
@@ -144,9 +166,9 @@ internal static class RefreshV2Queries
     /// Locks the session row itself (v2 tokens name their session); same 5 s bound as v1.
     public static Task<RefreshQueries.SessionRow?> LockSessionAsync(NpgsqlConnection conn, Guid sessionId, CancellationToken ct) =>
         conn.QuerySingleOrDefaultAsync<RefreshQueries.SessionRow>(new CommandDefinition(
-            """
+            $"""
             set local lock_timeout = '5s';
-            select s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter
+            select {RefreshQueries.SessionColumns}
             from auth.sessions s where s.id = @sessionId
             for update;
             """, new { sessionId }, cancellationToken: ct));

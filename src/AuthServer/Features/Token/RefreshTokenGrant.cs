@@ -63,7 +63,9 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.RefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found");
         if (state.User.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
-        CheckValidity(session, state.Token.UpdatedAt, options, now);
+        var needsMfa = options.AllowLowAal is not null && state.Factors.Any(f => f.IsVerified);
+        CheckValidity(session, state.Token.UpdatedAt, options, now, needsMfa);
+        await EnsureNewestSessionAsync(conn, session, state.Token.UpdatedAt, options, now, needsMfa, ct);
 
         var ip = ClientInfo.Ip(http);
         string issued;
@@ -120,21 +122,54 @@ internal static partial class RefreshTokenGrant
     static DateTime Utc(DateTime t) => DateTime.SpecifyKind(t, DateTimeKind.Utc);
 
     /// `tokenUpdatedAt` is the v1 token's updated_at (null for v2 tokens, which have no row).
-    static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now)
+    /// `needsMfa`: the user has a verified factor (GoTrue's highest possible AAL is aal2).
+    static void CheckValidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now,
+        bool needsMfa)
+    {
+        if (Invalidity(session, tokenUpdatedAt, options, now, needsMfa) is { } message) throw Expired(message);
+    }
+
+    /// GoTrue `Session.CheckValidity`: null when valid, else the refresh error's message.
+    static string? Invalidity(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now,
+        bool needsMfa)
     {
         if (session.NotAfter is { } notAfter && now > Utc(notAfter))
-            throw Expired("Invalid Refresh Token: Session Expired");
+            return "Invalid Refresh Token: Session Expired";
         if (options.Timebox is { } timebox && now > Utc(session.CreatedAt) + timebox)
-            throw Expired("Invalid Refresh Token: Session Expired");
-        if (options.InactivityTimeout is { } inactivity)
-        {
-            // GoTrue `Session.LastRefreshedAt`: refreshed_at, else the token's updated_at if newer than creation.
-            var last = session.RefreshedAt is { } r ? Utc(r)
-                : tokenUpdatedAt is { } t && Utc(t) > Utc(session.CreatedAt) ? Utc(t) : Utc(session.CreatedAt);
-            if (now > last + inactivity)
-                throw Expired("Invalid Refresh Token: Session Expired (Inactivity)");
-        }
+            return "Invalid Refresh Token: Session Expired";
+        if (options.InactivityTimeout is { } inactivity && now > LastRefreshedAt(session, tokenUpdatedAt) + inactivity)
+            return "Invalid Refresh Token: Session Expired (Inactivity)";
+        // GOTRUE_SESSIONS_ALLOW_LOW_AAL: an aal1 session of a user who has MFA lasts only that long.
+        if (options.AllowLowAal is { } lowAal && needsMfa && session.Aal is null or "aal1" && now > Utc(session.CreatedAt) + lowAal)
+            return "Invalid Refresh Token: Session Expired (Low AAL: User Needs MFA Verification)";
+        return null;
     }
+
+    /// GoTrue `Session.LastRefreshedAt`: refreshed_at, else the token's updated_at if newer than creation.
+    static DateTime LastRefreshedAt(RefreshQueries.SessionRow session, DateTime? tokenUpdatedAt) =>
+        session.RefreshedAt is { } r ? Utc(r)
+        : tokenUpdatedAt is { } t && Utc(t) > Utc(session.CreatedAt) ? Utc(t) : Utc(session.CreatedAt);
+
+    /// GOTRUE_SESSIONS_SINGLE_PER_USER, as GoTrue's refresh grant: a session may refresh only while no other
+    /// still-valid session of the user with the same tag (GOTRUE_SESSIONS_TAGS) was refreshed, or created,
+    /// more recently. So a new sign-in ends the older sessions at their next refresh; nothing is deleted
+    /// and no audit row is written for them, as in GoTrue.
+    internal static async Task EnsureNewestSessionAsync(NpgsqlConnection conn, RefreshQueries.SessionRow session,
+        DateTime? tokenUpdatedAt, RefreshOptions options, DateTime now, bool needsMfa, CancellationToken ct)
+    {
+        if (!options.SinglePerUser) return;
+        var tag = SessionTag(session, options.Tags);
+        var mine = LastRefreshedAt(session, tokenUpdatedAt);
+        foreach (var other in await RefreshQueries.LockOtherSessionsAsync(conn, session.UserId, session.Id, ct))
+            if (Invalidity(other, null, options, now, needsMfa) is null && SessionTag(other, options.Tags) == tag
+                && LastRefreshedAt(other, null) > mine)
+                throw Expired("Invalid Refresh Token: Session Expired (Revoked by Newer Login)");
+    }
+
+    /// GoTrue `Session.DetermineTag`: with tags configured, a session's own tag when it is one of them,
+    /// else the first; without tags, every session is in one group.
+    static string SessionTag(RefreshQueries.SessionRow session, IReadOnlyList<string> tags) =>
+        tags.Count == 0 ? "" : session.Tag is { Length: > 0 } t && tags.Contains(t) ? t : tags[0];
 
     static ApiError Expired(string message) => ApiError.BadRequest(ErrorCode.SessionExpired, message);
 

@@ -48,7 +48,9 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.RefreshTokenNotFound, "Invalid Refresh Token: Refresh Token Not Found");
         if (user.IsBanned(new DateTimeOffset(now)))
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
-        CheckValidity(session, null, options, now);
+        var needsMfa = options.AllowLowAal is not null && await RefreshQueries.HasVerifiedFactorAsync(conn, user.Id, ct);
+        CheckValidity(session, null, options, now, needsMfa);
+        await EnsureNewestSessionAsync(conn, session, null, options, now, needsMfa, ct);
 
         var current = session.RefreshTokenCounter!.Value;
         var behind = current - presented.Counter;

@@ -44,7 +44,7 @@ internal static class UserEndpoints
         if (!string.IsNullOrEmpty(body.Email)) email = Identifiers.ValidateEmail(body.Email);
         if (!string.IsNullOrEmpty(body.Phone)) phone = Identifiers.ValidatePhone(body.Phone);
         var password = string.IsNullOrEmpty(body.Password) ? null : body.Password;
-        if (password is not null) passwords.EnsureAcceptable(password);
+        if (password is not null) await passwords.EnsureAcceptableAsync(password, ct);
 
         // GoTrue user.go: with a verified factor, password/email/phone changes need an aal2 session.
         if (auth.Factors.Any(f => f.IsVerified) &&
