@@ -16,7 +16,7 @@ using AuthServer.Features.Otp;
 using AuthServer.Features.Reauthenticate;
 using AuthServer.Features.Recover;
 using AuthServer.Features.Resend;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Features.Signup;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;

@@ -1,5 +1,5 @@
 using AuthServer.Config;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 
 namespace AuthServer.Http;
 

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Data;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Http;
 using AuthServer.Security;
 using Npgsql;

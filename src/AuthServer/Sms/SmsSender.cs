@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Hooks;
 using AuthServer.Http;
 using AuthServer.Mail;

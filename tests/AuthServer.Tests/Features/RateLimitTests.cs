@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using AuthServer.Config;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Npgsql;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AuthServer.Config;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Http;
 using AuthServer.Security;
 

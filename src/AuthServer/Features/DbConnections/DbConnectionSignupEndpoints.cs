@@ -4,7 +4,7 @@ using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.Captcha;
 using AuthServer.Features.Signup;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Http;
 using AuthServer.Mail;
 using AuthServer.Security;

@@ -1,6 +1,6 @@
 using AuthServer.Config;
 using AuthServer.Data;
-using AuthServer.Features.RateLimits;
+using AuthServer.RateLimits;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
 using AuthServer.Security;

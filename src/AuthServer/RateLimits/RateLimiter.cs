@@ -4,7 +4,7 @@ using AuthServer.Config;
 using AuthServer.Http;
 using Npgsql;
 
-namespace AuthServer.Features.RateLimits;
+namespace AuthServer.RateLimits;
 
 /// Takes tokens from PostgreSQL-backed buckets. The middleware covers the routes of its table; handlers
 /// call <see cref="EnsureAnonymousSignupAsync"/>, <see cref="EnsureEmailSentAsync"/> and

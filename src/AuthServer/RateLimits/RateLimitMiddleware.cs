@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using AuthServer.Config;
 
-namespace AuthServer.Features.RateLimits;
+namespace AuthServer.RateLimits;
 
 /// The per-client request limits of GoTrue's router (internal/api/api.go `limitHandler`), keyed by method and
 /// path, so a route gets its bucket by existing: routes another feature adds later (`/verify`, `/otp`…) need

@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace AuthServer.Features.RateLimits;
+namespace AuthServer.RateLimits;
 
 /// Deletes rate-limit rows whose bucket has refilled, once a minute on every replica (the delete is
 /// idempotent, so replicas need not coordinate). A database outage just skips a round.

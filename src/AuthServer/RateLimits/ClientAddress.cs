@@ -1,7 +1,7 @@
 using System.Net;
 using AuthServer.Config;
 
-namespace AuthServer.Features.RateLimits;
+namespace AuthServer.RateLimits;
 
 /// Who a request comes from: the key of the per-client request limits, and the address recorded on sessions
 /// and audit rows.

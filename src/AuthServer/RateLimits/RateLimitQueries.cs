@@ -1,7 +1,7 @@
 using Dapper;
 using Npgsql;
 
-namespace AuthServer.Features.RateLimits;
+namespace AuthServer.RateLimits;
 
 internal static class RateLimitQueries
 {
