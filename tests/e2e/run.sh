@@ -104,41 +104,36 @@ SERVER_LOG="$WORK/server.log"
 MAIL_SERVER_LOG="$WORK/server-mail.log"
 DB_URL=$(pg_url "$PG_PORT")
 
+# start_fake SCRIPT PORT PROBE_URL LOG: starts a node fake of an internet service in the background (its pid in
+# FAKE_PID) and waits until PROBE_URL answers 2xx.
+start_fake() {
+    node "$HERE/lib/$1" "$2" >"$WORK/$4" 2>&1 &
+    FAKE_PID=$!
+    for _ in $(seq 1 50); do
+        node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' "$3" && break
+        sleep 0.2
+    done
+}
+
 # A local OIDC issuer standing in for Google and Apple (tests sign ID tokens through it).
 ISSUER_PORT=$(pg_free_port "")
 ISSUER_URL="http://127.0.0.1:$ISSUER_PORT"
-node "$HERE/lib/oidc-issuer.mjs" "$ISSUER_PORT" >"$WORK/issuer.log" 2>&1 &
-ISSUER_PID=$!
-for _ in $(seq 1 50); do
-    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
-        "$ISSUER_URL/.well-known/openid-configuration" && break
-    sleep 0.2
-done
+start_fake oidc-issuer.mjs "$ISSUER_PORT" "$ISSUER_URL/.well-known/openid-configuration" issuer.log
+ISSUER_PID=$FAKE_PID
 log "OIDC issuer on $ISSUER_URL"
-
 
 # A Twilio-shaped SMS provider; the servers reach it through GOTRUE_SMS_PROVIDER_API_URL.
 SMS_PORT=$(pg_free_port "")
 SMS_URL="http://127.0.0.1:$SMS_PORT"
-node "$HERE/lib/sms-provider.mjs" "$SMS_PORT" >"$WORK/sms-provider.log" 2>&1 &
-SMS_PID=$!
-for _ in $(seq 1 50); do
-    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
-        "$SMS_URL/api/messages" && break
-    sleep 0.2
-done
+start_fake sms-provider.mjs "$SMS_PORT" "$SMS_URL/api/messages" sms-provider.log
+SMS_PID=$FAKE_PID
 log "SMS provider on $SMS_URL"
 
 # A Pwned Passwords range API; the servers reach it through GOTRUE_PASSWORD_HIBP_API_URL (pwned.test.mjs).
 HIBP_PORT=$(pg_free_port "")
 HIBP_URL="http://127.0.0.1:$HIBP_PORT"
-node "$HERE/lib/pwned-passwords.mjs" "$HIBP_PORT" >"$WORK/pwned-passwords.log" 2>&1 &
-HIBP_PID=$!
-for _ in $(seq 1 50); do
-    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' \
-        "$HIBP_URL/api/requests" && break
-    sleep 0.2
-done
+start_fake pwned-passwords.mjs "$HIBP_PORT" "$HIBP_URL/api/requests" pwned-passwords.log
+HIBP_PID=$FAKE_PID
 log "Pwned Passwords API on $HIBP_URL"
 
 log "mail catcher: SMTP 127.0.0.1:$SMTP_PORT, inbox $INBOX_URL"

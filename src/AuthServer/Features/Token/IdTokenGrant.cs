@@ -1,3 +1,4 @@
+using AuthServer.Data;
 using System.Security.Cryptography;
 using System.Text;
 using AuthServer.Config;
@@ -97,7 +98,7 @@ internal static class IdTokenGrant
         try
         {
             var expiresAt = DateTimeOffset.FromUnixTimeSeconds((long)token.Claims.GetProperty("exp").GetDouble()).UtcDateTime;
-            if (!await IdTokenQueries.TryUseAsync(conn, body.IdToken, expiresAt, utcNow, ct))
+            if (!await SingleUse.TryUseAsync(conn, SingleUse.IdToken, body.IdToken, expiresAt, utcNow, ct))
                 throw new OAuthError("invalid request", "Bad ID token"); // replayed (beyond GoTrue)
             Guid userId;
             if (linkTarget is not null)

@@ -1,3 +1,4 @@
+using AuthServer.Data;
 using System.Text;
 using System.Text.Json.Nodes;
 using AuthServer.Config;
@@ -153,7 +154,7 @@ internal static class Web3Grant
         await using var tx = await conn.BeginTransactionAsync(ct);
         try
         {
-            if (!await Web3Queries.TryUseAsync(conn, raw, expiresAt, now, ct))
+            if (!await SingleUse.TryUseAsync(conn, SingleUse.Web3Message, raw, expiresAt, now, ct))
                 throw new OAuthError("invalid_grant", "Signed message was already used"); // beyond GoTrue
             var (userId, _) = await ExternalAccounts.ResolveAsync(conn, data, Provider,
                 SignupEndpoints.RequestAudience(http, jwt), services.GetRequiredService<AuthOptions>(), jwt,
