@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 
 namespace AuthServer.Security;
 
-/// bcrypt through BCrypt.Net-Next, writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
+/// bcrypt (<see cref="Bcrypt"/>: libxcrypt or BCrypt.Net-Next), writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
 /// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own threads, one per core, fed by a queue:
 /// a burst of sign-ins queues there instead of blocking thread-pool threads, which would starve every
 /// other request (the pool starts with one thread per core and adds more only slowly).
@@ -16,11 +16,12 @@ internal sealed class Passwords : IDisposable
     readonly Lazy<string> dummyHash;
     readonly System.Collections.Concurrent.BlockingCollection<Action> queue = new();
 
-    public Passwords(PasswordOptions options, PwnedPasswords pwned)
+    public Passwords(PasswordOptions options, PwnedPasswords pwned, ILogger<Passwords>? logger = null)
     {
         this.options = options;
         this.pwned = pwned;
-        dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Secrets.NewToken(), options.HashCost));
+        logger?.LogInformation("bcrypt: {Engine}", Bcrypt.Engine);
+        dummyHash = new Lazy<string>(() => Bcrypt.Hash(Secrets.NewToken(), options.HashCost));
         for (var i = 0; i < Environment.ProcessorCount; i++)
             new Thread(Work) { IsBackground = true, Name = "bcrypt-" + i }.Start();
     }
@@ -45,7 +46,7 @@ internal sealed class Passwords : IDisposable
     public void Dispose() => queue.CompleteAdding();
 
     public Task<string> HashAsync(string password, CancellationToken ct) =>
-        RunAsync(() => BCrypt.Net.BCrypt.HashPassword(password, options.HashCost), ct);
+        RunAsync(() => Bcrypt.Hash(password, options.HashCost), ct);
 
     /// Verifies against the stored hash; with no hash (unknown user, passwordless user) it still spends
     /// one bcrypt verification so response time does not reveal whether the account exists.
@@ -54,18 +55,7 @@ internal sealed class Passwords : IDisposable
         if (hash is not null && ImportedPasswordHashes.IsImported(hash)) // argon2 / fbscrypt from admin password_hash
             return RunAsync(() => ImportedPasswordHashes.Verify(password, hash), ct);
         var usable = hash is not null && hash.StartsWith("$2", StringComparison.Ordinal);
-        return RunAsync(() =>
-        {
-            try
-            {
-                var ok = BCrypt.Net.BCrypt.Verify(password, usable ? hash : dummyHash.Value);
-                return usable && ok;
-            }
-            catch (Exception e) when (e is BCrypt.Net.SaltParseException or ArgumentException)
-            {
-                return false; // a malformed stored hash (BCrypt.Net throws ArgumentOutOfRange on short ones): no match, not a 500
-            }
-        }, ct);
+        return RunAsync(() => Bcrypt.Verify(password, usable ? hash! : dummyHash.Value) && usable, ct);
     }
 
     /// The strength policy (GOTRUE_PASSWORD_*, GoTrue's checkPasswordStrength): null when the password
