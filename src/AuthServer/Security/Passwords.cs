@@ -8,7 +8,9 @@ namespace AuthServer.Security;
 /// bcrypt (<see cref="Bcrypt"/>: libxcrypt or BCrypt.Net-Next), writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
 /// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own threads, one per core, fed by a queue:
 /// a burst of sign-ins queues there instead of blocking thread-pool threads, which would starve every
-/// other request (the pool starts with one thread per core and adds more only slowly).
+/// other request (the pool starts with one thread per core and adds more only slowly). The hashing threads run
+/// at a lower scheduling priority (nice 10), so during a login storm the cheap requests (GET /user, refresh)
+/// still get a core when they need one, and bcrypt takes what is left.
 internal sealed class Passwords : IDisposable
 {
     readonly PasswordOptions options;
@@ -28,11 +30,14 @@ internal sealed class Passwords : IDisposable
 
     void Work()
     {
+        LowerPriority.OfCurrentThread();
         foreach (var item in queue.GetConsumingEnumerable()) item();
     }
 
     Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
+        if (options.HashQueueLimit > 0 && queue.Count >= options.HashQueueLimit)
+            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached", TimeSpan.FromSeconds(1));
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         queue.Add(() =>
         {
@@ -102,5 +107,29 @@ internal sealed record WeakPassword(string Message, IReadOnlyList<string> Reason
         return includeMessage
             ? new JsonObject { ["message"] = Message, ["reasons"] = reasons }
             : new JsonObject { ["reasons"] = reasons };
+    }
+}
+
+/// Linux: `setpriority` on the calling thread (a thread is a task with its own nice value). Raising one's
+/// own niceness needs no privilege. Elsewhere, or if it fails, the thread keeps normal priority.
+static class LowerPriority
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    static extern int SetPriority(int which, int who, int prio);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gettid")]
+    static extern int GetTid();
+
+    public static void OfCurrentThread()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            SetPriority(0 /* PRIO_PROCESS: a tid here */, GetTid(), 10);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // an old libc without gettid: normal priority
+        }
     }
 }
