@@ -22,6 +22,21 @@ echo "==> dotnet format --verify-no-changes"
 format_status=0
 dotnet format AuthServer.sln --verify-no-changes || { format_status=1; echo "dotnet format found unformatted files: run 'dotnet format AuthServer.sln'" >&2; }
 
+# Real parts from Debian's packages, installed when missing and we may (root with apt-get); otherwise the
+# tests that need them fail saying what to install. PgBouncer: the transaction-pooler tests (xunit
+# TransactionPoolerTests and the e2e pass below). Chromium: the e2e browser tests (never a downloaded browser).
+install_if_missing() { # install_if_missing COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]] && return 0
+    [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 || return 0
+    echo "==> apt-get install -y $2"
+    if ! { apt-get install -y "$2" || { apt-get update && apt-get install -y "$2"; }; } >"$LOGS/$2.log" 2>&1; then
+        tail -n 20 "$LOGS/$2.log" >&2
+        echo "could not install $2: the tests that need it will fail" >&2
+    fi
+}
+install_if_missing pgbouncer pgbouncer
+install_if_missing chromium chromium
+
 # 1. xunit (it provisions its own PostgreSQL).
 echo "==> dotnet restore"
 dotnet_status=0
@@ -34,15 +49,6 @@ else
 fi
 
 # 2. End to end, with the server dll from the same Release build.
-# tests/e2e/cookies-browser.test.mjs drives Debian's Chromium (never a downloaded browser): install it
-# when it is missing and we may (root with apt-get); otherwise that test fails saying what to install.
-if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> apt-get install -y chromium (for the e2e browser test)"
-    if ! { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >"$LOGS/chromium.log" 2>&1; then
-        tail -n 20 "$LOGS/chromium.log" >&2
-        echo "could not install chromium: the e2e browser test will fail" >&2
-    fi
-fi
 e2e_status=0
 PUBLISH_DIR="$ROOT/.local/test-publish"
 echo "==> dotnet publish src/AuthServer (Release, from the build above)"
@@ -52,6 +58,11 @@ if dotnet publish src/AuthServer/AuthServer.csproj -c Release --no-restore --no-
     echo "==> tests/e2e/run.sh"
     AUTHSERVER_DLL="$PUBLISH_DIR/AuthServer.dll" tests/e2e/run.sh 2>&1 | tee "$LOGS/e2e.log"
     e2e_status=${PIPESTATUS[0]}
+    # Again with the servers behind PgBouncer in transaction mode, as behind Supavisor (issue 21 item 5).
+    echo "==> E2E_POOLER=pgbouncer tests/e2e/run.sh"
+    E2E_POOLER=pgbouncer AUTHSERVER_DLL="$PUBLISH_DIR/AuthServer.dll" tests/e2e/run.sh 2>&1 | tee -a "$LOGS/e2e.log"
+    pooler_status=${PIPESTATUS[0]}
+    ((e2e_status != 0)) || e2e_status=$pooler_status
 else
     echo "[e2e] could not publish the server: end-to-end tests not run" >&2
     e2e_status=1

@@ -4,6 +4,8 @@
 #   tests/e2e/run.sh                 # publishes the server (Release) first
 #   AUTHSERVER_DLL=path/AuthServer.dll tests/e2e/run.sh   # uses an already published server
 #   tests/e2e/run.sh signout.test.mjs                       # only some test files
+#   E2E_POOLER=pgbouncer tests/e2e/run.sh                   # the servers reach PostgreSQL through PgBouncer
+#                                                           # in transaction mode (GOTRUE_DB_TRANSACTION_POOLER)
 #
 # Self-contained: npm ci if node_modules is missing, a throwaway PostgreSQL on a free port in a temp
 # dir, a mail catcher (scripts/lib/mailcatcher.mjs), the server on another free port (bcrypt cost 4,
@@ -18,6 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 source "$ROOT/scripts/lib/postgres.sh"
 source "$ROOT/scripts/lib/keys.sh"
+source "$ROOT/scripts/lib/pgbouncer.sh"
 # shellcheck source=lib/adopt.sh
 source "$HERE/lib/adopt.sh"
 
@@ -45,13 +48,14 @@ ISSUER_PID=""
 CATCHER_PID=""
 SMS_PID=""
 HIBP_PID=""
+PGBOUNCER_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
     trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID" "$HIBP_PID"; do
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID" "$HIBP_PID" "$PGBOUNCER_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -103,6 +107,15 @@ INBOX_URL="http://127.0.0.1:$INBOX_PORT"
 SERVER_LOG="$WORK/server.log"
 MAIL_SERVER_LOG="$WORK/server-mail.log"
 DB_URL=$(pg_url "$PG_PORT")
+DIRECT_DB_URL=$DB_URL # tests' own queries go straight to PostgreSQL
+POOLER_ENV=()
+if [[ "${E2E_POOLER:-}" == pgbouncer ]]; then
+    BOUNCER_PORT=$(pg_free_port "")
+    pgbouncer_start "$WORK/pgbouncer" "$PG_PORT" "$BOUNCER_PORT" || exit 1
+    DB_URL="postgres://postgres@127.0.0.1:$BOUNCER_PORT/postgres"
+    POOLER_ENV=(GOTRUE_DB_TRANSACTION_POOLER=true)
+    log "PgBouncer (transaction mode) on 127.0.0.1:$BOUNCER_PORT: the servers connect through it"
+fi
 
 # start_fake SCRIPT PORT PROBE_URL LOG: starts a node fake of an internet service in the background (its pid in
 # FAKE_PID) and waits until PROBE_URL answers 2xx.
@@ -211,7 +224,7 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_MAILER_TEMPLATES_RECOVERY="$WORK/templates/RECOVERY.html" \
             GOTRUE_MAILER_TEMPLATES_MAGIC_LINK="$WORK/templates/MAGIC_LINK.html" \
             GOTRUE_MAILER_TEMPLATES_EMAIL_CHANGE="$WORK/templates/EMAIL_CHANGE.html"
-        exec dotnet "$DLL"
+        exec env "${POOLER_ENV[@]}" dotnet "$DLL"
     ) >"$3" 2>&1 &
     echo $!
 }
@@ -249,6 +262,7 @@ ADOPT_API_PORT=$(pg_free_port "")
 ADOPT_API_URL="http://127.0.0.1:$ADOPT_API_PORT"
 ADOPT_SERVER_LOG="$WORK/server-adopt.log"
 ADOPT_DB_URL=$(adopt_create_database "$PG_PORT" gotrue)
+[[ -n "${BOUNCER_PORT:-}" ]] && ADOPT_DB_URL="postgres://postgres@127.0.0.1:$BOUNCER_PORT/gotrue"
 log "AuthServer on the GoTrue database on $ADOPT_API_URL"
 ADOPT_SERVER_PID=$(
     export GOTRUE_SECURITY_DB_ENCRYPTION_DECRYPTION_KEYS="$ADOPT_DECRYPTION_KEYS"
@@ -279,7 +293,7 @@ set +e
         SMS_TEST_OTP="$SMS_TEST_OTP" \
         OIDC_ISSUER_URL="$ISSUER_URL" \
         E2E_AUTHSERVER_DLL="$DLL" \
-        E2E_DATABASE_URL="$DB_URL"
+        E2E_DATABASE_URL="$DIRECT_DB_URL"
     # A hung request fails its test after 60 s instead of hanging the run.
     if (($# > 0)); then
         node --test --test-timeout=60000 "$@"

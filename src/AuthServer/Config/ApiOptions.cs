@@ -46,6 +46,10 @@ internal sealed class DbOptions
     /// <summary>`GOTRUE_DB_CONN_MAX_IDLE_TIME` (Go duration): an idle pooled connection is closed after this
     /// (Npgsql `Connection Idle Lifetime`, whole seconds); unset or 0 = Npgsql's 300 s.</summary>
     public TimeSpan ConnMaxIdleTime { get; init; }
+    /// <summary>`GOTRUE_DB_TRANSACTION_POOLER` (ours): the database URL points at a transaction-mode pooler
+    /// (PgBouncer, Supavisor): no prepared statements, no session reset (the pooler owns server sessions).
+    /// Everything else is already pooler-safe: only transaction-scoped locks and settings.</summary>
+    public bool TransactionPooler { get; init; }
 
     public static DbOptions Load(EnvReader env)
     {
@@ -56,12 +60,17 @@ internal sealed class DbOptions
         if (ns != "auth")
             throw new ConfigException($"DB_NAMESPACE: only the 'auth' schema is supported, got '{ns}'");
         var url = env.Required("GOTRUE_DB_DATABASE_URL", "DATABASE_URL");
+        var pooler = env.Bool("GOTRUE_DB_TRANSACTION_POOLER", false);
+        var connectionString = Data.DatabaseUrl.ToConnectionString(url, "DATABASE_URL");
+        if (pooler) // the migrator's connection too, so this is applied here rather than to the data source
+            connectionString = new Npgsql.NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 0, NoResetOnClose = true }.ConnectionString;
         return new DbOptions
         {
-            ConnectionString = Data.DatabaseUrl.ToConnectionString(url, "DATABASE_URL"),
+            ConnectionString = connectionString,
             MaxPoolSize = env.Int("GOTRUE_DB_MAX_POOL_SIZE", 0, 0, 10_000),
             ConnMaxLifetime = NonNegative(env, "GOTRUE_DB_CONN_MAX_LIFETIME"),
             ConnMaxIdleTime = NonNegative(env, "GOTRUE_DB_CONN_MAX_IDLE_TIME"),
+            TransactionPooler = pooler,
         };
     }
 

@@ -39,6 +39,10 @@ internal sealed class PasswordOptions
     public IReadOnlyList<string> RequiredCharacters { get; init; } = [];
     /// <summary>`GOTRUE_PASSWORD_HASH_COST` (ours; GoTrue fixes 10): bcrypt cost, tests use 4.</summary>
     public int HashCost { get; init; } = 10;
+    /// <summary>`GOTRUE_PASSWORD_HASH_QUEUE_LIMIT` (ours; 0 = no limit, the default): bcrypt jobs allowed to
+    /// wait for a hashing thread. Past it a password request fails at once with 429 and `Retry-After`
+    /// instead of queueing for seconds during a login storm.</summary>
+    public int HashQueueLimit { get; init; }
     /// <summary>`GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD`.</summary>
     public bool UpdateRequiresCurrentPassword { get; init; }
     /// <summary>`GOTRUE_PASSWORD_HIBP_*`: leaked-password protection.</summary>
@@ -55,6 +59,7 @@ internal sealed class PasswordOptions
             MinLength = Math.Max(6, minLength),
             RequiredCharacters = SplitGroups(env.String("GOTRUE_PASSWORD_REQUIRED_CHARACTERS")),
             HashCost = env.Int("GOTRUE_PASSWORD_HASH_COST", 10, 4, 16),
+            HashQueueLimit = env.Int("GOTRUE_PASSWORD_HASH_QUEUE_LIMIT", 0, 0, 1_000_000),
             UpdateRequiresCurrentPassword = env.Bool("GOTRUE_SECURITY_UPDATE_PASSWORD_REQUIRE_CURRENT_PASSWORD", false),
             Hibp = HibpOptions.Load(env),
         };

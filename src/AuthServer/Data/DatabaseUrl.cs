@@ -10,11 +10,12 @@ internal static class DatabaseUrl
     public static string ToConnectionString(string value, string variable)
     {
         NpgsqlConnectionStringBuilder builder;
+        var noPrepare = false;
         try
         {
             builder = value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)
                 || value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase)
-                ? FromUri(value)
+                ? FromUri(value, out noPrepare)
                 : new NpgsqlConnectionStringBuilder(value);
         }
         catch (Exception e) when (e is ArgumentException or UriFormatException or FormatException or KeyNotFoundException)
@@ -25,14 +26,20 @@ internal static class DatabaseUrl
 
         // All our timestamps are UTC, including `timestamp without time zone` columns GoTrue writes in UTC.
         builder.Timezone ??= "UTC";
-        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 50; // same few statements on every request
+        // Same few statements on every request: prepare them once per connection. Not behind a transaction-mode
+        // pooler (PgBouncer, Supavisor), where the next transaction may run on a server connection that never saw
+        // the PREPARE: a pgx-style URI says so as GoTrue's users already write it, an Npgsql string by its own
+        // `Max Auto Prepare`, and ours GOTRUE_DB_TRANSACTION_POOLER (DbOptions) for either.
+        if (!noPrepare && !System.Text.RegularExpressions.Regex.IsMatch(value, @"max\s*auto\s*prepare\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
+            builder.MaxAutoPrepare = 50;
         if (builder.Timeout == 15) builder.Timeout = 5; // fail fast when the database is down → 503
         builder.ApplicationName ??= "authserver";
         return builder.ConnectionString;
     }
 
-    static NpgsqlConnectionStringBuilder FromUri(string value)
+    static NpgsqlConnectionStringBuilder FromUri(string value, out bool noPrepare)
     {
+        noPrepare = false;
         var uri = new Uri(value);
         var builder = new NpgsqlConnectionStringBuilder
         {
@@ -67,6 +74,11 @@ internal static class DatabaseUrl
                 case "application_name": builder.ApplicationName = val; break;
                 case "search_path": builder.SearchPath = val; break;
                 case "host": builder.Host = val; break; // unix socket directory form
+                // pgx's switches for transaction-mode poolers (jackc/pgx#650): anything but its default
+                // statement cache means "no prepared statements".
+                case "default_query_exec_mode": noPrepare |= val != "cache_statement"; break;
+                case "statement_cache_mode": noPrepare |= val != "prepare"; break;
+                case "statement_cache_capacity": noPrepare |= val == "0"; break;
                 default: break; // libpq options Npgsql has no equivalent for are ignored, as pgx ignores unknown ones
             }
         }

@@ -5,10 +5,12 @@ using System.Text.Json.Nodes;
 
 namespace AuthServer.Security;
 
-/// bcrypt through BCrypt.Net-Next, writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
+/// bcrypt (<see cref="Bcrypt"/>: libxcrypt or BCrypt.Net-Next), writing plain `$2a$` hashes that GoTrue (Go) reads and vice versa.
 /// Hashing is CPU-bound (~80 ms at cost 10), so it runs on its own threads, one per core, fed by a queue:
 /// a burst of sign-ins queues there instead of blocking thread-pool threads, which would starve every
-/// other request (the pool starts with one thread per core and adds more only slowly).
+/// other request (the pool starts with one thread per core and adds more only slowly). The hashing threads run
+/// at a lower scheduling priority (nice 10), so during a login storm the cheap requests (GET /user, refresh)
+/// still get a core when they need one, and bcrypt takes what is left.
 internal sealed class Passwords : IDisposable
 {
     readonly PasswordOptions options;
@@ -16,22 +18,26 @@ internal sealed class Passwords : IDisposable
     readonly Lazy<string> dummyHash;
     readonly System.Collections.Concurrent.BlockingCollection<Action> queue = new();
 
-    public Passwords(PasswordOptions options, PwnedPasswords pwned)
+    public Passwords(PasswordOptions options, PwnedPasswords pwned, ILogger<Passwords>? logger = null)
     {
         this.options = options;
         this.pwned = pwned;
-        dummyHash = new Lazy<string>(() => BCrypt.Net.BCrypt.HashPassword(Secrets.NewToken(), options.HashCost));
+        logger?.LogInformation("bcrypt: {Engine}", Bcrypt.Engine);
+        dummyHash = new Lazy<string>(() => Bcrypt.Hash(Secrets.NewToken(), options.HashCost));
         for (var i = 0; i < Environment.ProcessorCount; i++)
             new Thread(Work) { IsBackground = true, Name = "bcrypt-" + i }.Start();
     }
 
     void Work()
     {
+        LowerPriority.OfCurrentThread();
         foreach (var item in queue.GetConsumingEnumerable()) item();
     }
 
     Task<T> RunAsync<T>(Func<T> work, CancellationToken ct)
     {
+        if (options.HashQueueLimit > 0 && queue.Count >= options.HashQueueLimit)
+            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached", TimeSpan.FromSeconds(1));
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         queue.Add(() =>
         {
@@ -45,7 +51,7 @@ internal sealed class Passwords : IDisposable
     public void Dispose() => queue.CompleteAdding();
 
     public Task<string> HashAsync(string password, CancellationToken ct) =>
-        RunAsync(() => BCrypt.Net.BCrypt.HashPassword(password, options.HashCost), ct);
+        RunAsync(() => Bcrypt.Hash(password, options.HashCost), ct);
 
     /// Verifies against the stored hash; with no hash (unknown user, passwordless user) it still spends
     /// one bcrypt verification so response time does not reveal whether the account exists.
@@ -54,18 +60,7 @@ internal sealed class Passwords : IDisposable
         if (hash is not null && ImportedPasswordHashes.IsImported(hash)) // argon2 / fbscrypt from admin password_hash
             return RunAsync(() => ImportedPasswordHashes.Verify(password, hash), ct);
         var usable = hash is not null && hash.StartsWith("$2", StringComparison.Ordinal);
-        return RunAsync(() =>
-        {
-            try
-            {
-                var ok = BCrypt.Net.BCrypt.Verify(password, usable ? hash : dummyHash.Value);
-                return usable && ok;
-            }
-            catch (Exception e) when (e is BCrypt.Net.SaltParseException or ArgumentException)
-            {
-                return false; // a malformed stored hash (BCrypt.Net throws ArgumentOutOfRange on short ones): no match, not a 500
-            }
-        }, ct);
+        return RunAsync(() => Bcrypt.Verify(password, usable ? hash! : dummyHash.Value) && usable, ct);
     }
 
     /// The strength policy (GOTRUE_PASSWORD_*, GoTrue's checkPasswordStrength): null when the password
@@ -112,5 +107,29 @@ internal sealed record WeakPassword(string Message, IReadOnlyList<string> Reason
         return includeMessage
             ? new JsonObject { ["message"] = Message, ["reasons"] = reasons }
             : new JsonObject { ["reasons"] = reasons };
+    }
+}
+
+/// Linux: `setpriority` on the calling thread (a thread is a task with its own nice value). Raising one's
+/// own niceness needs no privilege. Elsewhere, or if it fails, the thread keeps normal priority.
+static class LowerPriority
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    static extern int SetPriority(int which, int who, int prio);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gettid")]
+    static extern int GetTid();
+
+    public static void OfCurrentThread()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try
+        {
+            SetPriority(0 /* PRIO_PROCESS: a tid here */, GetTid(), 10);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // an old libc without gettid: normal priority
+        }
     }
 }

@@ -6,9 +6,9 @@ namespace AuthServer.Tests.Security;
 /// bcrypt runs on the Passwords' own threads, fed by a queue (not on thread-pool threads).
 public sealed class PasswordsTests
 {
-    static Passwords New()
+    static Passwords New(int cost = 4, int queueLimit = 0)
     {
-        var options = new PasswordOptions { HashCost = 4 };
+        var options = new PasswordOptions { HashCost = cost, HashQueueLimit = queueLimit };
         return new(options, new PwnedPasswords(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<PwnedPasswords>.Instance));
     }
 
@@ -62,5 +62,56 @@ public sealed class PasswordsTests
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             passwords.VerifyAsync("pw", "$2a$04$abcdefghijklmnopqrstuu", cts.Token));
+    }
+
+    [Fact]
+    public async Task QueueLimit_Reached_FailsFastWith429AndRetryAfter_OthersStillAnswered()
+    {
+        using var passwords = New(cost: 10, queueLimit: 1);
+        var hash = Bcrypt.Hash("right-password", 10);
+        var answered = new List<Task<bool>>();
+        var refused = new List<AuthServer.Http.ApiError>();
+        // Each job takes tens of milliseconds; these are queued within microseconds, so the queue is full long
+        // before a hashing thread comes back for more.
+        for (var i = 0; i < Environment.ProcessorCount + 6; i++)
+        {
+            try { answered.Add(passwords.VerifyAsync("right-password", hash, CancellationToken.None)); }
+            catch (AuthServer.Http.ApiError e) { refused.Add(e); }
+        }
+
+        Assert.NotEmpty(refused);
+        Assert.All(refused, e =>
+        {
+            Assert.Equal(429, e.Status);
+            Assert.Equal("over_request_rate_limit", e.Code);
+            Assert.Equal(TimeSpan.FromSeconds(1), e.RetryAfter);
+        });
+        Assert.InRange(answered.Count, 1, Environment.ProcessorCount + 1);
+        Assert.All(await Task.WhenAll(answered), Assert.True);
+    }
+
+    [Fact]
+    public async Task NoQueueLimit_ByDefault_EveryCallIsAnswered()
+    {
+        using var passwords = New();
+        var hash = await passwords.HashAsync("pw", CancellationToken.None);
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => passwords.VerifyAsync("pw", hash, CancellationToken.None)));
+        Assert.All(results, Assert.True);
+    }
+
+    [Fact]
+    public async Task HashingThreads_RunAtNice10_SoCheapRequestsKeepACore()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var passwords = New();
+        await passwords.HashAsync("start the threads", CancellationToken.None);
+
+        var niceOfBcryptThreads = Directory.GetDirectories("/proc/self/task")
+            .Where(task => File.ReadAllText(Path.Combine(task, "comm")).StartsWith("bcrypt-", StringComparison.Ordinal))
+            .Select(task => File.ReadAllText(Path.Combine(task, "stat")))
+            .Select(stat => int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16])) // field 19, nice
+            .ToList();
+        Assert.NotEmpty(niceOfBcryptThreads);
+        Assert.All(niceOfBcryptThreads, nice => Assert.Equal(10, nice));
     }
 }
