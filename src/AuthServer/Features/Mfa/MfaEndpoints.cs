@@ -15,7 +15,7 @@ namespace AuthServer.Features.Mfa;
 /// Phone factors are in PhoneFactors; WebAuthn factors are not built: their enable flags only log a warning (UnbuiltFeatures).
 internal static class MfaEndpoints
 {
-    public static void MapMfa(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/factors", EnrollAsync);
         app.MapPost("/factors/{factorId}/challenge", ChallengeAsync);

@@ -14,7 +14,7 @@ internal static class ProfileEndpoints
     /// The database refused the write (SQLSTATE 42501: no column GRANT for `authenticated`, or RLS). Ours.
     public const string FieldNotWritable = "profile_field_not_writable";
 
-    public static void MapProfile(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/profile", GetAsync);
         app.MapPost("/profile", RegisterAsync);
