@@ -29,11 +29,12 @@ internal static class ObservabilityModule
                     metrics.AddPrometheusHttpListener(o =>
                     {
                         o.Port = options.PrometheusPort;
-                        // The exporter's own prefix can't say "all interfaces" (`*`), GoTrue's default (0.0.0.0).
-                        o.ConfigureHttpListener = (_, listener) =>
+                        if (!AllInterfaces(options.PrometheusHost)) o.Host = options.PrometheusHost;
+                        // The exporter's prefix can't say "all interfaces" (`*`), GoTrue's default (0.0.0.0): replace it.
+                        else o.ConfigureHttpListener = (_, listener) =>
                         {
                             listener.Prefixes.Clear();
-                            listener.Prefixes.Add($"http://{PrometheusHost(options.PrometheusHost)}:{options.PrometheusPort}/");
+                            listener.Prefixes.Add($"http://*:{options.PrometheusPort}/metrics/");
                         };
                     });
                 else
@@ -45,8 +46,7 @@ internal static class ObservabilityModule
         return services;
     }
 
-    // HttpListener matches a prefix's host against the request's Host header; all-interfaces is `*` there.
-    static string PrometheusHost(string host) => host is "" or "0.0.0.0" or "::" or "[::]" ? "*" : host;
+    static bool AllInterfaces(string host) => host is "" or "0.0.0.0" or "::" or "[::]" or "*";
 
     static OtlpExportProtocol Protocol(string protocol) =>
         protocol == "grpc" ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;

@@ -45,7 +45,7 @@ internal sealed class ObservabilityOptions
             TracingEnabled = env.Bool("GOTRUE_TRACING_ENABLED", false),
             TracingExporter = env.String("GOTRUE_TRACING_EXPORTER") ?? "opentelemetry",
             TracingProtocol = env.String("GOTRUE_TRACING_OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf",
-            ServiceName = env.String("GOTRUE_TRACING_SERVICE_NAME") ?? "gotrue",
+            ServiceName = env.String("OTEL_SERVICE_NAME", "GOTRUE_TRACING_SERVICE_NAME") ?? "gotrue",
         };
         // GoTrue logs these and boots without the exporter (ConfigureMetrics/ConfigureTracing); so do we.
         if (options.MetricsEnabled && options.MetricsExporter is not ("prometheus" or "opentelemetry"))
