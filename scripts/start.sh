@@ -129,8 +129,10 @@ fi
 # recovery and email-change mails still go to the local inbox. GOTRUE_MAILER_AUTOCONFIRM=false to try
 # the confirmation flow.
 : "${GOTRUE_MAILER_AUTOCONFIRM:=true}"
+# Human-readable log lines in a terminal (ours; the published server keeps GoTrue's JSON lines).
+: "${GOTRUE_LOG_FORMAT:=text}"
 # Off by default in the server (review L-2), on here so a developer sees them: /openapi.json on the API
-# port, and Prometheus /metrics on a listener of its own (next free port from 9100).
+# port, and Prometheus /metrics on a listener of its own (next free port from 9100; docs/observability.md).
 : "${GOTRUE_OPENAPI_ENABLED:=true}"
 : "${GOTRUE_METRICS_ENABLED:=true}"
 METRICS_URL=""
@@ -140,7 +142,7 @@ if [[ "$GOTRUE_METRICS_ENABLED" == "true" ]]; then
     METRICS_URL="http://localhost:$GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT/metrics"
 fi
 export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
-    GOTRUE_MAILER_AUTOCONFIRM GOTRUE_OPENAPI_ENABLED GOTRUE_METRICS_ENABLED
+    GOTRUE_MAILER_AUTOCONFIRM GOTRUE_OPENAPI_ENABLED GOTRUE_METRICS_ENABLED GOTRUE_LOG_FORMAT
 
 ANON_KEY=$(mint_api_key anon "$GOTRUE_JWT_SECRET")
 SERVICE_ROLE_KEY=$(mint_api_key service_role "$GOTRUE_JWT_SECRET")

@@ -19,6 +19,9 @@ internal sealed partial class EnvReader(IConfiguration config)
 
     public void Warn(string message) => warnings.Add(message);
 
+    /// The raw configuration, for settings read as sections (ExternalOptions' per-provider keys).
+    public IConfiguration Configuration => config;
+
     /// One of our checks that the reference does not make: a warning, or with ours `GOTRUE_STRICT_CONFIG=true`
     /// a refused boot. The message names the variable.
     public void Stricter(string message)

@@ -141,7 +141,7 @@ internal sealed class MailSender(NpgsqlDataSource db, Outbox outbox, MailTemplat
 
     async Task FailedAsync(OutboxMessage message, string error, CancellationToken ct)
     {
-        Http.AuthMetrics.MailSendFailures.Inc();
+        Observability.AuthMetrics.MailSendFailures.Add(1);
         var now = clock.GetUtcNow().UtcDateTime;
         if (now - message.CreatedAt > GiveUpAfter)
         {

@@ -13,7 +13,7 @@ namespace AuthServer.Features.Admin;
 /// /admin/generate_link` live with the mail feature.
 internal static class AdminEndpoints
 {
-    public static void MapAdmin(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/admin/users", ListUsersAsync);
         app.MapPost("/admin/users", CreateUserAsync);

@@ -13,7 +13,7 @@ internal static class ConnectionAdminEndpoints
 {
     public const string ConnectionNotFound = "connection_not_found";
 
-    public static void MapConnectionAdmin(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/connections", ListAsync);
         app.MapPost("/connections", CreateAsync);

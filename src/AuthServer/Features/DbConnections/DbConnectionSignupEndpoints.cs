@@ -23,7 +23,7 @@ internal static class DbConnectionSignupEndpoints
     public const string InvalidPassword = "invalid_password";
     public const string EmailTaken = "email_taken";
 
-    public static void MapDbConnectionSignup(this IEndpointRouteBuilder app) =>
+    internal static void MapRoutes(IEndpointRouteBuilder app) =>
         app.MapPost("/dbconnections/signup", SignupAsync).AddEndpointFilter(async (context, next) =>
         {
             try

@@ -11,7 +11,7 @@ namespace AuthServer.Features.Disabled;
 /// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
 internal static class DisabledFeatureEndpoints
 {
-    public static void MapDisabledFeatures(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         // GoTrue `requireSAMLEnabled` guards the whole /sso subrouter, before captcha and rate limits.
         app.Map("/sso", SamlDisabled);

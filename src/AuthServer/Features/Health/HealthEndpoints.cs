@@ -6,7 +6,7 @@ namespace AuthServer.Features.Health;
 /// `GET /health` and `GET /settings`, public and shaped like GoTrue's.
 internal static class HealthEndpoints
 {
-    public static void MapHealth(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/health", () => Results.Json(new JsonObject
         {

@@ -12,7 +12,7 @@ internal static class ReadyEndpoints
 {
     static readonly TimeSpan Budget = TimeSpan.FromSeconds(3);
 
-    public static void MapReady(this IEndpointRouteBuilder app) => app.MapGet("/ready", ReadyAsync);
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapGet("/ready", ReadyAsync);
 
     static async Task<IResult> ReadyAsync(NpgsqlDataSource db, CancellationToken ct)
     {

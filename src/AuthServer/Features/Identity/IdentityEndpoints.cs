@@ -12,7 +12,7 @@ namespace AuthServer.Features.Identity;
 /// and `GOTRUE_SECURITY_MANUAL_LINKING_ENABLED` (checked after authentication, as GoTrue's middleware order).
 internal static class IdentityEndpoints
 {
-    public static void MapIdentity(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/user/identities/authorize", AuthorizeAsync);
         app.MapDelete("/user/identities/{identityId}", DeleteAsync);

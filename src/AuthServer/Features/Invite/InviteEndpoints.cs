@@ -11,7 +11,7 @@ namespace AuthServer.Features.Invite;
 /// `POST /invite` (admin): creates the user if new and mails an invite link (api.md §3; GoTrue invite.go).
 internal static class InviteEndpoints
 {
-    public static void MapInvite(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/invite", InviteAsync);
         app.MapPost("/admin/generate_link", GenerateLinkEndpoint.GenerateLinkAsync);

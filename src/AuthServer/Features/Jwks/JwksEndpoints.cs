@@ -9,7 +9,7 @@ namespace AuthServer.Features.Jwks;
 /// `GET /.well-known/openid-configuration`: GoTrue's discovery document, served with no feature gate.
 internal static class JwksEndpoints
 {
-    public static void MapJwks(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/.well-known/jwks.json", GetJwks);
         app.MapGet("/.well-known/openid-configuration", GetOpenIdConfiguration);

@@ -9,7 +9,7 @@ namespace AuthServer.Features.Logout;
 /// claims cascade. Access tokens stay signed until `exp`, but every later user call finds no session.
 internal static class LogoutEndpoints
 {
-    public static void MapLogout(this IEndpointRouteBuilder app) => app.MapPost("/logout", LogoutAsync);
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapPost("/logout", LogoutAsync);
 
     static async Task<IResult> LogoutAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, TimeProvider clock,
         CancellationToken ct)

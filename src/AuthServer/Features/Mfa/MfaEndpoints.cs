@@ -15,7 +15,7 @@ namespace AuthServer.Features.Mfa;
 /// Phone factors are in PhoneFactors; WebAuthn factors are not built: their enable flags only log a warning (UnbuiltFeatures).
 internal static class MfaEndpoints
 {
-    public static void MapMfa(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/factors", EnrollAsync);
         app.MapPost("/factors/{factorId}/challenge", ChallengeAsync);
@@ -177,12 +177,7 @@ internal static class MfaEndpoints
             return await PhoneFactors.VerifyAsync(http, auth, factor, challenge, body.Code, sessionId, conn, tx, mfa, sms,
                 issuer, encryption, now, ct);
 
-        var state = await MfaQueries.LockTotpStateAsync(conn, factor.Id, ct);
-        var windowOpen = state.FailuresStartedAt is { } started &&
-                         now.UtcDateTime < DateTime.SpecifyKind(started, DateTimeKind.Utc).AddMinutes(1);
-        if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
-            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached",
-                DateTime.SpecifyKind(state.FailuresStartedAt!.Value, DateTimeKind.Utc).AddMinutes(1) - now.UtcDateTime);
+        var (state, windowOpen) = await LockVerifyAttemptsAsync(conn, factor.Id, mfa, now, ct);
 
         var stored = await MfaQueries.SecretAsync(conn, factor.Id, ct) ?? "";
         var secret = RevealSecret(encryption, stored, factor.Id);
@@ -291,4 +286,17 @@ internal static class MfaEndpoints
     /// Go's `%q` for the strings people type: double quotes, backslash escapes.
     static string GoQuote(string value) => System.Text.Json.JsonSerializer.Serialize(value,
         new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    /// The factor's verify state, locked, and whether its failure window (one minute from the first failure) is
+    /// open; 429 while that window's failures reach `GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY` (TOTP and phone alike).
+    internal static async Task<(MfaQueries.TotpStateRow State, bool WindowOpen)> LockVerifyAttemptsAsync(
+        NpgsqlConnection conn, Guid factorId, MfaOptions mfa, DateTimeOffset now, CancellationToken ct)
+    {
+        var state = await MfaQueries.LockTotpStateAsync(conn, factorId, ct);
+        var reopensAt = state.FailuresStartedAt is { } started ? DateTime.SpecifyKind(started, DateTimeKind.Utc).AddMinutes(1) : (DateTime?)null;
+        var windowOpen = now.UtcDateTime < reopensAt;
+        if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
+            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached", reopensAt!.Value - now.UtcDateTime);
+        return (state, windowOpen);
+    }
 }

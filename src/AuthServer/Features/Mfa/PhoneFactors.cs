@@ -190,12 +190,7 @@ internal static class PhoneFactors
         MfaOptions mfa, SmsSender sms, SessionIssuer issuer, ColumnEncryption encryption, DateTimeOffset now,
         CancellationToken ct)
     {
-        var state = await MfaQueries.LockTotpStateAsync(conn, factor.Id, ct);
-        var windowOpen = state.FailuresStartedAt is { } started &&
-                         now.UtcDateTime < DateTime.SpecifyKind(started, DateTimeKind.Utc).AddMinutes(1);
-        if (windowOpen && state.FailedAttempts >= mfa.VerifyAttemptsPerMinute)
-            throw ApiError.TooManyRequests(ErrorCode.OverRequestRateLimit, "Request rate limit reached",
-                DateTime.SpecifyKind(state.FailuresStartedAt!.Value, DateTimeKind.Utc).AddMinutes(1) - now.UtcDateTime);
+        var (_, windowOpen) = await MfaEndpoints.LockVerifyAttemptsAsync(conn, factor.Id, mfa, now, ct);
 
         if (sms.TwilioVerify is { } twilio)
         {

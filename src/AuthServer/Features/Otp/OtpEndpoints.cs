@@ -15,7 +15,7 @@ namespace AuthServer.Features.Otp;
 /// mail, which doubles as the magic link; confirmed users get a magic link. Both answer `{}`.
 internal static class OtpEndpoints
 {
-    public static void MapOtp(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/otp", OtpAsync).RequireCaptcha();
         app.MapPost("/magiclink", MagicLinkAsync).RequireCaptcha();

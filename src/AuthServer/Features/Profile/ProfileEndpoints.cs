@@ -14,7 +14,7 @@ internal static class ProfileEndpoints
     /// The database refused the write (SQLSTATE 42501: no column GRANT for `authenticated`, or RLS). Ours.
     public const string FieldNotWritable = "profile_field_not_writable";
 
-    public static void MapProfile(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/profile", GetAsync);
         app.MapPost("/profile", RegisterAsync);
@@ -36,8 +36,7 @@ internal static class ProfileEndpoints
         var fields = await BodyReader.ReadAsync<JsonObject>(http.Request, ct);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        EnsureWritable(fields, await ProfileQueries.WritableColumnsAsync(conn, ct));
-        await ActAsUserAsync(conn, auth, ct);
+        await PrepareWriteAsync(conn, auth, fields, ct);
 
         var created = await WriteAsync(() => ProfileQueries.InsertAsync(conn, auth.User.Id, fields, clock.GetUtcNow().UtcDateTime, ct));
         if (created is null)
@@ -58,13 +57,19 @@ internal static class ProfileEndpoints
         var fields = await BodyReader.ReadAsync<JsonObject>(http.Request, ct);
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        EnsureWritable(fields, await ProfileQueries.WritableColumnsAsync(conn, ct));
-        await ActAsUserAsync(conn, auth, ct);
+        await PrepareWriteAsync(conn, auth, fields, ct);
 
         var updated = await WriteAsync(() => ProfileQueries.UpdateAsync(conn, auth.User.Id, fields, clock.GetUtcNow().UtcDateTime, ct))
             ?? throw NotFound();
         await tx.CommitAsync(ct);
         return Results.Json(updated, Json.Options);
+    }
+
+    /// Before a write, inside its transaction: only known, writable fields, then the statements run as the user.
+    static async Task PrepareWriteAsync(NpgsqlConnection conn, AuthUser auth, JsonObject fields, CancellationToken ct)
+    {
+        EnsureWritable(fields, await ProfileQueries.WritableColumnsAsync(conn, ct));
+        await ActAsUserAsync(conn, auth, ct);
     }
 
     static void EnsureWritable(JsonObject fields, List<string> writable)

@@ -9,7 +9,7 @@ namespace AuthServer.Features.Reauthenticate;
 /// `GET /reauthenticate`: mails a code that `PUT /user` accepts as `nonce` (api.md §3; GoTrue reauthenticate.go).
 internal static class ReauthenticateEndpoints
 {
-    public static void MapReauthenticate(this IEndpointRouteBuilder app) => app.MapGet("/reauthenticate", ReauthenticateAsync);
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapGet("/reauthenticate", ReauthenticateAsync);
 
     static async Task<IResult> ReauthenticateAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, Mailer mailer,
         TimeProvider clock, CancellationToken ct)

@@ -14,7 +14,7 @@ namespace AuthServer.Features.Recover;
 /// reveal who has an account.
 internal static class RecoverEndpoints
 {
-    public static void MapRecover(this IEndpointRouteBuilder app) => app.MapPost("/recover", RecoverAsync).RequireCaptcha();
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapPost("/recover", RecoverAsync).RequireCaptcha();
 
     internal sealed record RecoverRequest(string? Email, string? CodeChallenge, string? CodeChallengeMethod);
 

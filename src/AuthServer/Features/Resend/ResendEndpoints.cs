@@ -14,7 +14,7 @@ namespace AuthServer.Features.Resend;
 /// same per-address interval as a real send, so the answers do not tell these cases apart.
 internal static class ResendEndpoints
 {
-    public static void MapResend(this IEndpointRouteBuilder app) => app.MapPost("/resend", ResendAsync).RequireCaptcha();
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapPost("/resend", ResendAsync).RequireCaptcha();
 
     internal sealed record ResendRequest(string? Type, string? Email, string? Phone, string? CodeChallenge,
         string? CodeChallengeMethod);

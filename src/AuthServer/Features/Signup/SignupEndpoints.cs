@@ -18,7 +18,7 @@ namespace AuthServer.Features.Signup;
 /// `POST /signup` (api.md §3 POST /signup): email or phone + password, or anonymous with neither.
 internal static class SignupEndpoints
 {
-    public static void MapSignup(this IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync).RequireCaptcha();
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapPost("/signup", SignupAsync).RequireCaptcha();
 
     internal sealed record SignupRequest(string? Email, string? Phone, string? Password, JsonObject? Data, string? Channel,
         string? CodeChallenge, string? CodeChallengeMethod);

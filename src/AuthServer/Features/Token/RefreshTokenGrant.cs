@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
+using AuthServer.Observability;
 using AuthServer.Security;
 using AuthServer.Sessions;
 using Microsoft.AspNetCore.Http.Features;
@@ -96,7 +97,7 @@ internal static partial class RefreshTokenGrant
             if (outsideInterval && options.RotationEnabled)
             {
                 await RefreshQueries.RevokeFamilyAsync(conn, session.Id, now, ct);
-                AuthMetrics.RefreshReuse.Inc();
+                AuthMetrics.RefreshReuse.Add(1);
             }
             await tx.CommitAsync(ct);
             throw ApiError.BadRequest(ErrorCode.RefreshTokenAlreadyUsed, "Invalid Refresh Token: Already Used");

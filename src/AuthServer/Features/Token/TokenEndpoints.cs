@@ -7,7 +7,7 @@ namespace AuthServer.Features.Token;
 /// `POST /token?grant_type=…` dispatches on the grant, like GoTrue's token.go.
 internal static class TokenEndpoints
 {
-    public static void MapToken(this IEndpointRouteBuilder app) => app.MapPost("/token", TokenAsync)
+    internal static void MapRoutes(IEndpointRouteBuilder app) => app.MapPost("/token", TokenAsync)
         // GoTrue: internal/api/middleware.go isIgnoreCaptchaRoute: refresh_token, pkce, id_token skip it.
         .RequireCaptcha(http => http.Request.Query["grant_type"] is var g && g != "refresh_token" && g != "pkce" && g != "id_token");
 

@@ -12,7 +12,7 @@ namespace AuthServer.Features.User;
 /// `GET /user` and `PUT /user` (api.md §3).
 internal static class UserEndpoints
 {
-    public static void MapUser(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapGet("/user", GetUser);
         app.MapPut("/user", UpdateUserAsync);

@@ -14,7 +14,7 @@ namespace AuthServer.Features.Verify;
 /// api.md §3 and GoTrue internal/api/verify.go.
 internal static class VerifyEndpoints
 {
-    public static void MapVerify(this IEndpointRouteBuilder app)
+    internal static void MapRoutes(IEndpointRouteBuilder app)
     {
         app.MapPost("/verify", VerifyPostAsync);
         app.MapGet("/verify", VerifyGetAsync);

@@ -1,0 +1,33 @@
+// The namespaces of the modules Program.cs composes (one Add<Area>/Map<Area> pair per folder), so that
+// Program.cs stays a list of areas. A new area adds its namespace here.
+global using AuthServer.Config;
+global using AuthServer.Data;
+global using AuthServer.Features.Admin;
+global using AuthServer.Features.Captcha;
+global using AuthServer.Features.DbConnections;
+global using AuthServer.Features.Disabled;
+global using AuthServer.Features.External;
+global using AuthServer.Features.Health;
+global using AuthServer.Features.Identity;
+global using AuthServer.Features.Invite;
+global using AuthServer.Features.Jwks;
+global using AuthServer.Features.Logout;
+global using AuthServer.Features.Mfa;
+global using AuthServer.Features.Otp;
+global using AuthServer.Features.Profile;
+global using AuthServer.Features.Reauthenticate;
+global using AuthServer.Features.Recover;
+global using AuthServer.Features.Resend;
+global using AuthServer.Features.Signup;
+global using AuthServer.Features.Token;
+global using AuthServer.Features.User;
+global using AuthServer.Features.Verify;
+global using AuthServer.Features.Web3;
+global using AuthServer.Hooks;
+global using AuthServer.Http;
+global using AuthServer.Mail;
+global using AuthServer.Observability;
+global using AuthServer.RateLimits;
+global using AuthServer.Security;
+global using AuthServer.Sessions;
+global using AuthServer.Sms;
