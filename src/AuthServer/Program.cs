@@ -3,6 +3,7 @@ using AuthServer.Data;
 using AuthServer.Features.DbConnections;
 using AuthServer.Features.External;
 using AuthServer.Features.Captcha;
+using AuthServer.Features.Console;
 using AuthServer.Features.Health;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Admin;
@@ -69,6 +70,7 @@ try
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
     smsOptions = SmsOptions.Load(env);
+    builder.Services.AddConsole(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -177,6 +179,7 @@ app.MapIdentity();
 app.MapMfa();
 app.MapJwks();
 app.MapAdmin();
+app.MapConsole();
 app.MapDbConnectionSignup();
 app.MapConnectionAdmin();
 app.MapProfile();

@@ -6,7 +6,9 @@ using Npgsql;
 namespace AuthServer.Features.Admin;
 
 /// `GET /admin/audit?page&per_page&query=<author|action|type>:<text>` (GoTrue: audit.go,
-/// models.FindAuditLogEntries): newest first, paged like the user list.
+/// models.FindAuditLogEntries): newest first, paged like the user list. Ours on top, for the admin console
+/// (docs/console.md): the scope `user:<uuid>`, the rows a user wrote or an admin wrote about them (the
+/// actor id or `traits.user_id` equal to it, exactly).
 internal static class AdminAuditEndpoints
 {
     public static void MapAdminAudit(this IEndpointRouteBuilder app) => app.MapGet("/admin/audit", ListAsync);
@@ -33,6 +35,7 @@ internal static class AdminAuditEndpoints
                 "author" => ["actor_username", "actor_name"],
                 "action" => ["action"],
                 "type" => ["log_type"],
+                "user" => ["user"],
                 _ => [],
             };
             if (columns.Length == 0 || parts.Length < 2)
@@ -40,8 +43,8 @@ internal static class AdminAuditEndpoints
             value = parts[1];
         }
         // Column names come from the fixed map above, never from the request.
-        var filter = columns.Length == 0 || value.Length == 0
-            ? ""
+        var filter = columns.Length == 0 || value.Length == 0 ? ""
+            : columns[0] == "user" ? " and (payload ->> 'actor_id' = @value or payload -> 'traits' ->> 'user_id' = @value)"
             : " and (" + string.Join(" or ", columns.Select(c => $"payload ->> '{c}' ilike @pattern")) + ")";
 
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -53,7 +56,7 @@ internal static class AdminAuditEndpoints
             where instance_id = '00000000-0000-0000-0000-000000000000'{filter}
             order by created_at desc, id
             limit @limit offset @offset;
-            """, new { pattern = "%" + value + "%", limit = page.Limit, offset = page.Offset }, cancellationToken: ct));
+            """, new { pattern = "%" + value + "%", value, limit = page.Limit, offset = page.Offset }, cancellationToken: ct));
         var total = await grid.ReadSingleAsync<long>();
         var rows = await grid.ReadAsync<AuditRow>();
         Pagination.AddHeaders(http, page, total);
