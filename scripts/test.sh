@@ -34,8 +34,9 @@ else
 fi
 
 # 2. End to end, with the server dll from the same Release build.
-# tests/e2e/cookies-browser.test.mjs drives Debian's Chromium (never a downloaded browser): install it
-# when it is missing and we may (root with apt-get); otherwise that test fails saying what to install.
+# tests/e2e/cookies-browser.test.mjs and console-browser.test.mjs drive Debian's Chromium (never a downloaded
+# browser): install it when it is missing and we may (root with apt-get); otherwise those tests fail saying
+# what to install.
 if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "==> apt-get install -y chromium (for the e2e browser test)"
     if ! { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >"$LOGS/chromium.log" 2>&1; then

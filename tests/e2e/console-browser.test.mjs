@@ -339,6 +339,7 @@ test('user page: identities, sessions with last refresh, sign out everywhere, fa
   assert.match(await text('#passkeys'), /my yubikey/);
   assert.match(await text('#audit'), /login/);
 
+  await clearMessage(); // the previous test's outcome line
   await page.screenshot({ path: join(IMAGES, 'console-user.png'), fullPage: true });
 
   assert.match(await actOn(user.id, '#signout-all'), /Sign out everywhere: done/);

@@ -401,6 +401,8 @@
   }
 
   document.getElementById('signout').addEventListener('click', () => signOut());
+  // Following a link leaves the last action's outcome behind.
+  document.addEventListener('click', (ev) => { if (ev.target.closest?.('a[href^="#"]')) say(''); });
   window.addEventListener('hashchange', () => { route(); });
   route();
 })();
