@@ -39,9 +39,12 @@ internal static class ConsoleModule
     {
         // Off: the routes do not exist, so /admin/console is the fallback's 404.
         if (!app.ServiceProvider.GetRequiredService<ConsoleOptions>().Enabled) return;
-        app.MapGet("/admin/console", (HttpContext http) => Serve(http, "index.html", "text/html; charset=utf-8"));
+        // The page and its files are not API: kept out of /openapi.json.
+        app.MapGet("/admin/console", (HttpContext http) => Serve(http, "index.html", "text/html; charset=utf-8"))
+            .ExcludeFromDescription();
         app.MapGet("/admin/console/{file}", (string file, HttpContext http) =>
-            Files.TryGetValue(file, out var type) ? Serve(http, file, type) : Results.Text("404 page not found\n", "text/plain", statusCode: 404));
+            Files.TryGetValue(file, out var type) ? Serve(http, file, type) : Results.Text("404 page not found\n", "text/plain", statusCode: 404))
+            .ExcludeFromDescription();
         app.MapGet("/admin/console/api/settings", ConsoleSettings.Get);
     }
 
