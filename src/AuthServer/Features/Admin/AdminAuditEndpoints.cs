@@ -21,31 +21,33 @@ internal static class AdminAuditEndpoints
         public string IpAddress { get; init; } = "";
     }
 
+    static string Like(params string[] fields) =>
+        " and (" + string.Join(" or ", fields.Select(f => $"payload ->> '{f}' ilike @pattern")) + ")";
+
+    static ApiError InvalidScope(string query) => ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid query scope: " + query);
+
     static async Task<IResult> ListAsync(HttpContext http, AdminUser admin, NpgsqlDataSource db, CancellationToken ct)
     {
         var page = Pagination.Parse(http.Request);
         var query = http.Request.Query["query"].ToString();
-        string[] columns = [];
         var value = "";
+        var filter = "";
         if (query.Length > 0)
         {
             var parts = query.Split(':', 2);
-            columns = parts[0] switch
+            // Fixed SQL per scope, never request text; the value travels as a parameter.
+            filter = parts[0] switch
             {
-                "author" => ["actor_username", "actor_name"],
-                "action" => ["action"],
-                "type" => ["log_type"],
-                "user" => ["user"],
-                _ => [],
-            };
-            if (columns.Length == 0 || parts.Length < 2)
-                throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invalid query scope: " + query);
+                "author" => Like("actor_username", "actor_name"),
+                "action" => Like("action"),
+                "type" => Like("log_type"),
+                "user" => " and (payload ->> 'actor_id' = @value or payload -> 'traits' ->> 'user_id' = @value)",
+                _ => null,
+            } ?? throw InvalidScope(query);
+            if (parts.Length < 2) throw InvalidScope(query);
             value = parts[1];
+            if (value.Length == 0) filter = "";
         }
-        // Column names come from the fixed map above, never from the request.
-        var filter = columns.Length == 0 || value.Length == 0 ? ""
-            : columns[0] == "user" ? " and (payload ->> 'actor_id' = @value or payload -> 'traits' ->> 'user_id' = @value)"
-            : " and (" + string.Join(" or ", columns.Select(c => $"payload ->> '{c}' ilike @pattern")) + ")";
 
         await using var conn = await db.OpenConnectionAsync(ct);
         using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
