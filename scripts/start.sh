@@ -9,8 +9,8 @@
 # the defaults below. Unless GOTRUE_SMTP_HOST is set, a local mail catcher with a web inbox
 # (scripts/lib/mailcatcher.mjs, needs node) receives every email: SMTP on 54325, inbox on
 # http://localhost:54324 (next free ports if taken), and mailer autoconfirm defaults to off so sign-up
-# confirmations land there. Prints the API URL, DB URL, JWT secret, the anon / service_role keys and the
-# inbox URL, then runs the server in the foreground: Ctrl-C (or SIGTERM) stops it, the mail catcher and
+# confirmations land there. Prints the API URL, DB URL, JWT secret, the anon / service_role keys, the
+# inbox URL and the admin console's URL, then runs the server in the foreground: Ctrl-C (or SIGTERM) stops it, the mail catcher and
 # the PostgreSQL this script started (never one it found already running).
 #
 # Options (env): AUTHSERVER_DLL=path/AuthServer.dll skips the build and runs that dll.
@@ -135,6 +135,10 @@ fi
 # port, and Prometheus /metrics on a listener of its own (next free port from 9100; docs/observability.md).
 : "${GOTRUE_OPENAPI_ENABLED:=true}"
 : "${GOTRUE_METRICS_ENABLED:=true}"
+# The admin console (docs/console.md), off by default in the server; sign in there with the service_role key.
+: "${GOTRUE_ADMIN_CONSOLE_ENABLED:=true}"
+CONSOLE_URL=""
+if [[ "$GOTRUE_ADMIN_CONSOLE_ENABLED" == "true" ]]; then CONSOLE_URL="http://localhost:$PORT/admin/console"; fi
 METRICS_URL=""
 if [[ "$GOTRUE_METRICS_ENABLED" == "true" ]]; then
     : "${GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT:=$(pg_free_port 9100)}"
@@ -142,7 +146,7 @@ if [[ "$GOTRUE_METRICS_ENABLED" == "true" ]]; then
     METRICS_URL="http://localhost:$GOTRUE_METRICS_PROMETHEUS_LISTEN_PORT/metrics"
 fi
 export API_EXTERNAL_URL GOTRUE_SITE_URL GOTRUE_DB_DRIVER GOTRUE_JWT_AUD GOTRUE_JWT_DEFAULT_GROUP_NAME \
-    GOTRUE_MAILER_AUTOCONFIRM GOTRUE_OPENAPI_ENABLED GOTRUE_METRICS_ENABLED GOTRUE_LOG_FORMAT
+    GOTRUE_MAILER_AUTOCONFIRM GOTRUE_OPENAPI_ENABLED GOTRUE_METRICS_ENABLED GOTRUE_LOG_FORMAT GOTRUE_ADMIN_CONSOLE_ENABLED
 
 ANON_KEY=$(mint_api_key anon "$GOTRUE_JWT_SECRET")
 SERVICE_ROLE_KEY=$(mint_api_key service_role "$GOTRUE_JWT_SECRET")
@@ -190,6 +194,7 @@ AuthServer is running.
 service_role key: $SERVICE_ROLE_KEY
            inbox: ${INBOX_URL:-"(GOTRUE_SMTP_HOST=${GOTRUE_SMTP_HOST:-none})"}
          metrics: ${METRICS_URL:-"(GOTRUE_METRICS_ENABLED=$GOTRUE_METRICS_ENABLED)"}
+   admin console: ${CONSOLE_URL:-"(GOTRUE_ADMIN_CONSOLE_ENABLED=$GOTRUE_ADMIN_CONSOLE_ENABLED)"}
 
   createClient('http://localhost:$PORT', '<anon key>')  — routes answer at / and under /auth/v1.
   Ctrl-C to stop.

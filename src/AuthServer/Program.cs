@@ -23,6 +23,7 @@ try
     builder.Services.AddProfile(env);
     builder.Services.AddDbConnections(env);
     builder.Services.AddDisabledFeatures(env);
+    builder.Services.AddConsole(env);
 }
 catch (ConfigException e)
 {
@@ -63,6 +64,7 @@ app.MapMfa();
 app.MapJwks();
 app.MapAdmin();
 app.MapDbConnections();
+app.MapConsole();
 app.MapProfile();
 app.MapDisabledFeatures();
 await app.RunAsync();

@@ -23,6 +23,7 @@ internal static class AdminEndpoints
         app.MapAdminFactors();
         app.MapAdminPasskeys();
         app.MapAdminAudit();
+        app.MapAdminSessions();
     }
 
     internal sealed record AdminUserRequest(string? Id, string? Aud, string? Role, string? Email, string? Phone,
@@ -32,15 +33,16 @@ internal static class AdminEndpoints
     internal sealed record DeleteRequest(bool? ShouldSoftDelete);
 
     static async Task<IResult> ListUsersAsync(HttpContext http, AdminUser admin, NpgsqlDataSource db, JwtOptions jwt,
-        CancellationToken ct)
+        TimeProvider clock, CancellationToken ct)
     {
         var page = Pagination.Parse(http.Request);
         var ascending = ParseSort(http.Request);
         var aud = RequestAudience(http, jwt);
-        var filter = http.Request.Query["filter"].ToString();
+        var filter = UserListFilter.Parse(http.Request);
 
         await using var conn = await db.OpenConnectionAsync(ct);
-        var (total, users) = await AdminQueries.ListUsersAsync(conn, aud, filter, ascending, page.Limit, page.Offset, ct);
+        var (total, users) = await AdminQueries.ListUsersAsync(conn, aud, filter, ascending, page.Limit, page.Offset,
+            clock.GetUtcNow().UtcDateTime, ct);
         Pagination.AddHeaders(http, page, total);
         // GoTrue lists without eager loading: no factors, and `identities` is null (admin.go → models.FindUsersInAudience).
         var list = new JsonArray(users.Select(u =>

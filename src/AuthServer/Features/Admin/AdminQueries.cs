@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json.Nodes;
 using AuthServer.Data;
 using Dapper;
@@ -7,15 +8,21 @@ namespace AuthServer.Features.Admin;
 
 internal static class AdminQueries
 {
-    /// GoTrue `FindUsersInAudience`: `email LIKE %f%` (case-sensitive, as GoTrue) or full_name ILIKE.
-    /// The total and the page in one round trip.
+    /// GoTrue `FindUsersInAudience`: `email LIKE %f%` (case-sensitive, as GoTrue) or full_name ILIKE, plus
+    /// our optional filters (<see cref="UserListFilter"/>). The total and the page in one round trip.
     public static async Task<(long Total, List<UserRow> Users)> ListUsersAsync(NpgsqlConnection conn, string aud,
-        string filter, bool ascending, long limit, long offset, CancellationToken ct)
+        UserListFilter filter, bool ascending, long limit, long offset, DateTime now, CancellationToken ct)
     {
-        var where = """
+        // Only fixed fragments are appended; the request's values travel as parameters.
+        var where = new StringBuilder("""
             u.instance_id = '00000000-0000-0000-0000-000000000000' and u.aud = @aud
               and (@filter = '' or u.email like @pattern or u.raw_user_meta_data ->> 'full_name' ilike @pattern)
-            """;
+            """);
+        if (filter.Phone.Length > 0) where.Append(" and u.phone like @phonePattern");
+        if (filter.Unconfirmed) where.Append(" and u.email_confirmed_at is null and u.phone_confirmed_at is null and not u.is_anonymous");
+        if (filter.Anonymous) where.Append(" and u.is_anonymous");
+        if (filter.Banned) where.Append(" and u.banned_until > @now");
+        if (filter.Sso) where.Append(" and u.is_sso_user");
         using var grid = await conn.QueryMultipleAsync(new CommandDefinition(
             $"""
             select count(*) from auth.users u where {where};
@@ -23,7 +30,16 @@ internal static class AdminQueries
             order by u.created_at {(ascending ? "asc" : "desc")}, u.id
             limit @limit offset @offset;
             """,
-            new { aud, filter, pattern = "%" + filter + "%", limit, offset }, cancellationToken: ct));
+            new
+            {
+                aud,
+                filter = filter.Text,
+                pattern = "%" + filter.Text + "%",
+                phonePattern = "%" + filter.Phone + "%",
+                now,
+                limit,
+                offset,
+            }, cancellationToken: ct));
         var total = await grid.ReadSingleAsync<long>();
         var users = (await grid.ReadAsync<UserRow>()).AsList();
         return (total, users);
