@@ -13,6 +13,7 @@ using AuthServer.Features.Disabled;
 using AuthServer.Features.Mfa;
 using AuthServer.Features.Invite;
 using AuthServer.Features.Otp;
+using AuthServer.Features.Passkeys;
 using AuthServer.Features.Reauthenticate;
 using AuthServer.Features.Recover;
 using AuthServer.Features.Resend;
@@ -69,6 +70,7 @@ try
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
     smsOptions = SmsOptions.Load(env);
+    builder.Services.AddPasskeys(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -175,6 +177,7 @@ app.MapInvite();
 app.MapExternal();
 app.MapIdentity();
 app.MapMfa();
+app.MapPasskeys();
 app.MapJwks();
 app.MapAdmin();
 app.MapDbConnectionSignup();
