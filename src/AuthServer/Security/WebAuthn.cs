@@ -148,8 +148,7 @@ internal sealed class RelyingParty(WebAuthnOptions options)
                 IsCredentialIdUniqueToUserCallback = (_, _) => Task.FromResult(true), // the unique index decides
             }, ct);
         }
-        catch (Exception e) when (e is Fido2VerificationException or FormatException or InvalidOperationException
-                                      or ArgumentException or CryptographicException)
+        catch (Exception e) when (IsBadCredential(e))
         {
             throw ApiError.BadRequest(ErrorCode.WebAuthnVerificationFailed, "Credential verification failed");
         }
@@ -180,12 +179,17 @@ internal sealed class RelyingParty(WebAuthnOptions options)
                     Task.FromResult(CryptographicOperations.FixedTimeEquals(args.UserHandle, ownerHandle)),
             }, ct);
         }
-        catch (Exception e) when (e is Fido2VerificationException or FormatException or InvalidOperationException
-                                      or ArgumentException or CryptographicException)
+        catch (Exception e) when (IsBadCredential(e))
         {
             throw ApiError.BadRequest(ErrorCode.WebAuthnVerificationFailed, "Credential verification failed");
         }
     }
+
+    /// What fido2-net-lib throws for a credential that does not verify or does not parse (CBOR errors are
+    /// FormatExceptions): the caller's fault, never a 500.
+    static bool IsBadCredential(Exception e) => e is Fido2VerificationException or FormatException or JsonException
+        or InvalidOperationException or ArgumentException or CryptographicException or NotSupportedException
+        or IndexOutOfRangeException or OverflowException;
 
     /// The client's JSON credential (`toJSON()` shape: base64url fields) as fido2-net-lib's raw response.
     public static T Parse<T>(JsonNode? credential) where T : class

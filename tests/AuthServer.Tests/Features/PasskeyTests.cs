@@ -227,6 +227,22 @@ public sealed class PasskeyTests(PasskeysFixture server) : IClassFixture<Passkey
             new JsonObject { ["id"] = "x", ["response"] = new JsonObject { ["clientDataJSON"] = "!!" } }), 400, "webauthn_verification_failed");
     }
 
+    [Theory]
+    [InlineData("clientDataJSON", "bm90IGpzb24")] // "not json"
+    [InlineData("attestationObject", "oWNmbXQ")] // CBOR cut short
+    public async Task RegistrationVerify_MalformedPart_Returns400VerificationFailed(string part, string value)
+    {
+        using var authenticator = new SoftAuthenticator();
+        var (userId, token) = await NewUserAsync();
+        var options = await RegistrationOptionsAsync(token);
+        var credential = authenticator.Create(options["options"]!, Origin);
+        credential["response"]![part] = value;
+
+        await ApiAssert.ErrorAsync(await VerifyRegistrationAsync(token, (string)options["challenge_id"]!, credential),
+            400, "webauthn_verification_failed");
+        Assert.Equal(0, await server.Db.ScalarAsync<long>("select count(*) from auth.webauthn_credentials where user_id = @userId", new { userId }));
+    }
+
     [Fact]
     public async Task RegistrationVerify_CredentialAlreadyRegistered_Returns422CredentialExists()
     {
