@@ -65,7 +65,8 @@ internal sealed class RelyingParty(WebAuthnOptions options)
             RPName = options.RpDisplayName,
             Origins = options.RpOrigins.ToHashSet(),
             TimestampDriftTolerance = 300_000,
-        }, null!);
+        }, null!); // no FIDO metadata service: attestation is not checked against MDS, as GoTrue's `none` preference
+        // and go-webauthn's defaults don't either
     }
 
     public static byte[] NewChallenge() => RandomNumberGenerator.GetBytes(32);

@@ -24,7 +24,7 @@ internal static class PasskeyEndpoints
     const string Registration = "registration";
     const string Authentication = "authentication";
 
-    public static async Task<IResult> RegistrationOptionsAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db,
+    public static async Task<IResult> RegistrationOptionsAsync(AuthUser auth, NpgsqlDataSource db,
         RelyingParty rp, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
