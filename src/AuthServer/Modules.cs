@@ -15,6 +15,7 @@ global using AuthServer.Features.Jwks;
 global using AuthServer.Features.Logout;
 global using AuthServer.Features.Mfa;
 global using AuthServer.Features.Otp;
+global using AuthServer.Features.Passkeys;
 global using AuthServer.Features.Profile;
 global using AuthServer.Features.Reauthenticate;
 global using AuthServer.Features.Recover;

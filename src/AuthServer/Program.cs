@@ -24,6 +24,7 @@ try
     builder.Services.AddDbConnections(env);
     builder.Services.AddDisabledFeatures(env);
     builder.Services.AddConsole(env);
+    builder.Services.AddPasskeys(env);
 }
 catch (ConfigException e)
 {
@@ -61,6 +62,7 @@ app.MapInvite();
 app.MapExternal();
 app.MapIdentity();
 app.MapMfa();
+app.MapPasskeys();
 app.MapJwks();
 app.MapAdmin();
 app.MapDbConnections();

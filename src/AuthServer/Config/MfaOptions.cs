@@ -17,9 +17,10 @@ internal sealed class MfaOptions
     public string PhoneTemplate { get; init; } = SmsOptions.DefaultTemplate;
     /// <summary>`GOTRUE_MFA_PHONE_MAX_FREQUENCY`: minimum interval between two challenges of one phone factor (default 1m).</summary>
     public TimeSpan PhoneMaxFrequency { get; init; } = TimeSpan.FromMinutes(1);
-    /// <summary>`GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED` / `_VERIFY_ENABLED`: WebAuthn factors are not built, so always
-    /// false here; setting them only logs a warning (<see cref="UnbuiltFeatures"/>).</summary>
+    /// <summary>`GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED` (default false); the relying party is GOTRUE_WEBAUTHN_*.</summary>
     public bool WebAuthnEnrollEnabled { get; init; }
+    /// <summary>`GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED` (default false): challenge and verify of WebAuthn factors.</summary>
+    public bool WebAuthnVerifyEnabled { get; init; }
     /// <summary>`GOTRUE_MFA_CHALLENGE_EXPIRY_DURATION`: seconds a challenge stays verifiable (values below 300 become 300).</summary>
     public TimeSpan ChallengeExpiry { get; init; } = TimeSpan.FromSeconds(300);
     /// <summary>`GOTRUE_MFA_FACTOR_EXPIRY_DURATION`: an unverified factor that was never challenged is deleted after this
@@ -57,6 +58,8 @@ internal sealed class MfaOptions
             TotpEnrollEnabled = env.Bool("GOTRUE_MFA_TOTP_ENROLL_ENABLED", true),
             TotpVerifyEnabled = env.Bool("GOTRUE_MFA_TOTP_VERIFY_ENABLED", true),
             PhoneEnrollEnabled = phoneEnroll,
+            WebAuthnEnrollEnabled = env.Bool("GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", false),
+            WebAuthnVerifyEnabled = env.Bool("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", false),
             PhoneVerifyEnabled = phoneVerify,
             PhoneOtpLength = otpLength is < 6 or > 10 ? 6 : otpLength,
             PhoneTemplate = template,
@@ -82,8 +85,7 @@ internal static class UnbuiltFeatures
     {
         foreach (var name in new[]
                  {
-                     "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED",
-                     "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
+                     "GOTRUE_SAML_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
                  })

@@ -37,6 +37,8 @@ internal sealed class RateLimitOptions
     public Bucket Sso { get; init; } = PerFiveMinutes("sso", 30, 30);
     /// <summary>`GOTRUE_RATE_LIMIT_WEB3`: 30 per 5 min.</summary>
     public Bucket Web3 { get; init; } = PerFiveMinutes("web3", 30, 30);
+    /// <summary>`GOTRUE_RATE_LIMIT_PASSKEY`: 30 per 5 min: `POST /passkeys/authentication/options`.</summary>
+    public Bucket Passkey { get; init; } = PerFiveMinutes("passkey", 30, 30);
     /// <summary>`GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT` (ours): password-grant attempts per email/phone, from any
     /// IP, `N/duration` (default `10/10m`: 10 at once, then one a minute). A successful sign-in gives its attempt back.</summary>
     public Bucket PasswordPerAccount { get; init; } = new("password_account", 10, 10 / 600.0);
@@ -74,6 +76,7 @@ internal sealed class RateLimitOptions
             SmsSent = Rate(env, "GOTRUE_RATE_LIMIT_SMS_SENT", "sms_sent"),
             Sso = PerFiveMinutes("sso", Positive(env, "GOTRUE_RATE_LIMIT_SSO", 30), 30),
             Web3 = PerFiveMinutes("web3", Positive(env, "GOTRUE_RATE_LIMIT_WEB3", 30), 30),
+            Passkey = PerFiveMinutes("passkey", Positive(env, "GOTRUE_RATE_LIMIT_PASSKEY", 30), 30),
             PasswordPerAccount = env.String("GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT") is null
                 ? new("password_account", 10, 10 / 600.0)
                 : Rate(env, "GOTRUE_RATE_LIMIT_PASSWORD_PER_ACCOUNT", "password_account"),

@@ -54,6 +54,12 @@ internal static class ErrorCode
     public const string SamlProviderDisabled = "saml_provider_disabled";
     public const string SsoProviderNotFound = "sso_provider_not_found";
     public const string PasskeyDisabled = "passkey_disabled";
+    // Passkeys and WebAuthn (GoTrue apierrors/errorcode.go, issue 15).
+    public const string TooManyPasskeys = "too_many_passkeys";
+    public const string WebAuthnChallengeNotFound = "webauthn_challenge_not_found";
+    public const string WebAuthnChallengeExpired = "webauthn_challenge_expired";
+    public const string WebAuthnVerificationFailed = "webauthn_verification_failed";
+    public const string WebAuthnCredentialExists = "webauthn_credential_exists";
     public const string Web3ProviderDisabled = "web3_provider_disabled";
     public const string Web3UnsupportedChain = "web3_unsupported_chain";
     // External identities and linking (issue #4).

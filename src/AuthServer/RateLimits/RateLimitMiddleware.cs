@@ -36,6 +36,7 @@ internal static partial class RateLimitMiddleware
             ("POST", "/signup") => options.OtpBucket("signup"),
             ("PUT", "/user") => options.OtpBucket("user"),
             ("POST", "/sso") => options.Sso,
+            ("POST", "/passkeys/authentication/options") => options.Passkey,
             ("POST", var p) when MfaChallengeOrVerify().IsMatch(p) => options.MfaChallengeAndVerify,
             _ => null,
         };

@@ -6,9 +6,9 @@ using Npgsql;
 namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
-/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
+/// (api.md §2 †), never with a 404 page: SAML SSO, the OAuth 2.1 server, custom OAuth
 /// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
-/// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
+/// the only state there is. Web3 and passkeys are built; their disabled answers live in `Web3Grant` and `PasskeysModule`.
 internal static class DisabledFeatureEndpoints
 {
     internal static void MapRoutes(IEndpointRouteBuilder app)
@@ -16,10 +16,6 @@ internal static class DisabledFeatureEndpoints
         // GoTrue `requireSAMLEnabled` guards the whole /sso subrouter, before captcha and rate limits.
         app.Map("/sso", SamlDisabled);
         app.Map("/sso/{**rest}", SamlDisabled);
-
-        // GoTrue `requirePasskeyEnabled` guards the whole /passkeys subrouter, before authentication.
-        app.Map("/passkeys", PasskeysDisabled);
-        app.Map("/passkeys/{**rest}", PasskeysDisabled);
 
         // GoTrue `requireOAuthServerEnabled`: /oauth/* and the metadata document before anything else,
         // the grant routes after user authentication, the client admin routes after admin checks.
@@ -47,9 +43,6 @@ internal static class DisabledFeatureEndpoints
 
     static IResult SamlDisabled() =>
         throw ApiError.NotFound(ErrorCode.SamlProviderDisabled, "SAML 2.0 is disabled");
-
-    static IResult PasskeysDisabled() =>
-        throw ApiError.NotFound(ErrorCode.PasskeyDisabled, "Passkeys are disabled");
 
     static IResult OAuthServerDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "OAuth server is disabled");

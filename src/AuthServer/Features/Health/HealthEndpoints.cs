@@ -14,7 +14,8 @@ internal static class HealthEndpoints
             ["name"] = "GoTrue",
             ["description"] = "GoTrue is a user registration and authentication API",
         }));
-        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external) => Results.Json(Settings(auth, external)));
+        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn) =>
+            Results.Json(Settings(auth, external, webAuthn)));
     }
 
     static readonly string[] OAuthProviders =
@@ -24,7 +25,7 @@ internal static class HealthEndpoints
         "workos", "twitch", "twitter",
     ];
 
-    static JsonObject Settings(AuthOptions auth, ExternalOptions external)
+    static JsonObject Settings(AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn)
     {
         var externalJson = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
         foreach (var provider in OAuthProviders) externalJson[provider] = external.IsEnabled(provider);
@@ -40,7 +41,7 @@ internal static class HealthEndpoints
             ["sms_provider"] = auth.SmsProvider,
             ["saml_enabled"] = false,
             ["saml_private_key_next_configured"] = false,
-            ["passkeys_enabled"] = false,
+            ["passkeys_enabled"] = webAuthn.PasskeyEnabled,
         };
     }
 }

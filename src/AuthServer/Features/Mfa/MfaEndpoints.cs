@@ -12,7 +12,7 @@ namespace AuthServer.Features.Mfa;
 /// TOTP multi-factor authentication: `POST /factors`, `POST /factors/{id}/challenge`,
 /// `POST /factors/{id}/verify`, `DELETE /factors/{id}` (api.md §3 "MFA", GoTrue internal/api/mfa.go).
 /// GoTrue has no `challenge_and_verify` route: supabase-js's challengeAndVerify makes the two calls.
-/// Phone factors are in PhoneFactors; WebAuthn factors are not built: their enable flags only log a warning (UnbuiltFeatures).
+/// Phone factors are in PhoneFactors, WebAuthn factors in WebAuthnFactors.
 internal static class MfaEndpoints
 {
     internal static void MapRoutes(IEndpointRouteBuilder app)
@@ -25,7 +25,8 @@ internal static class MfaEndpoints
 
     internal sealed record EnrollRequest(string? FriendlyName, string? FactorType, string? Issuer, string? Phone);
 
-    internal sealed record VerifyRequest(Guid? ChallengeId, string? Code);
+    internal sealed record VerifyRequest(Guid? ChallengeId, string? Code,
+        [property: System.Text.Json.Serialization.JsonPropertyName("webauthn")] WebAuthnFactors.WebAuthnParams? WebAuthn);
 
     static async Task<IResult> EnrollAsync(HttpContext http, AuthUser auth, NpgsqlDataSource db, MfaOptions mfa,
         ApiOptions api, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
@@ -41,7 +42,9 @@ internal static class MfaEndpoints
                     throw ApiError.Unprocessable(ErrorCode.MfaPhoneEnrollNotEnabled, "MFA enroll is disabled for Phone");
                 return await PhoneFactors.EnrollAsync(http, auth, body, sessionId, db, mfa, clock, ct);
             case "webauthn":
-                throw ApiError.Unprocessable(ErrorCode.MfaWebAuthnEnrollNotEnabled, "MFA enroll is disabled for WebAuthn");
+                if (!mfa.WebAuthnEnrollEnabled)
+                    throw ApiError.Unprocessable(ErrorCode.MfaWebAuthnEnrollNotEnabled, "MFA enroll is disabled for WebAuthn");
+                return await WebAuthnFactors.EnrollAsync(http, auth, body, sessionId, db, mfa, clock, ct);
             case "totp":
                 if (!mfa.TotpEnrollEnabled)
                     throw ApiError.Unprocessable(ErrorCode.MfaTotpEnrollNotEnabled, "MFA enroll is disabled for TOTP");
@@ -117,7 +120,7 @@ internal static class MfaEndpoints
         $"A factor with the friendly name {GoQuote(friendlyName)} for this user already exists");
 
     static async Task<IResult> ChallengeAsync(HttpContext http, AuthUser auth, string factorId, NpgsqlDataSource db,
-        MfaOptions mfa, SmsSender sms, ColumnEncryption encryption, TimeProvider clock, CancellationToken ct)
+        MfaOptions mfa, SmsSender sms, ColumnEncryption encryption, RelyingParty rp, TimeProvider clock, CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -128,6 +131,8 @@ internal static class MfaEndpoints
             await conn.CloseAsync(); // no connection held while the SMS goes out
             return await PhoneFactors.ChallengeAsync(http, auth, factor, db, mfa, sms, encryption, clock, ct);
         }
+        if (factor.FactorType == "webauthn")
+            return await WebAuthnFactors.ChallengeAsync(http, auth, factor, conn, mfa, rp, clock, ct);
 
         var now = clock.GetUtcNow().UtcDateTime;
         var challengeId = Guid.NewGuid();
@@ -146,17 +151,20 @@ internal static class MfaEndpoints
     }
 
     static async Task<IResult> VerifyAsync(HttpContext http, AuthUser auth, string factorId, NpgsqlDataSource db,
-        MfaOptions mfa, SessionIssuer issuer, ColumnEncryption encryption, SmsSender sms, TimeProvider clock, CancellationToken ct)
+        MfaOptions mfa, SessionIssuer issuer, ColumnEncryption encryption, SmsSender sms, RelyingParty rp, TimeProvider clock,
+        CancellationToken ct)
     {
         RequireNotAnonymous(auth);
         await using var conn = await db.OpenConnectionAsync(ct);
         var factor = await LoadFactorAsync(conn, auth, factorId, ct);
         var body = await BodyReader.ReadAsync<VerifyRequest>(http.Request, ct);
-        if (string.IsNullOrEmpty(body.Code))
+        if (string.IsNullOrEmpty(body.Code) && factor.FactorType != "webauthn")
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Code needs to be non-empty");
         RequireVerifyEnabled(factor, mfa, verifying: true);
         if (auth.SessionId is not { } sessionId)
             throw ApiError.Internal("Cannot read SessionId claim as UUID");
+        if (factor.FactorType == "webauthn")
+            return await WebAuthnFactors.VerifyAsync(http, auth, factor, sessionId, body, conn, mfa, rp, issuer, clock, ct);
 
         var now = clock.GetUtcNow();
         var ip = ClientInfo.Ip(http);
@@ -174,7 +182,7 @@ internal static class MfaEndpoints
                 $"MFA challenge {challenge.Id} has expired, verify against another challenge or create a new challenge.");
         }
         if (factor.FactorType == "phone")
-            return await PhoneFactors.VerifyAsync(http, auth, factor, challenge, body.Code, sessionId, conn, tx, mfa, sms,
+            return await PhoneFactors.VerifyAsync(http, auth, factor, challenge, body.Code!, sessionId, conn, tx, mfa, sms,
                 issuer, encryption, now, ct);
 
         var (state, windowOpen) = await LockVerifyAttemptsAsync(conn, factor.Id, mfa, now, ct);
@@ -186,7 +194,7 @@ internal static class MfaEndpoints
         if (encryption.ShouldReEncrypt(stored))
             await MfaQueries.UpdateSecretAsync(conn, factor.Id, encryption.Protect(secret, factor.Id), ct);
         // A time step already used on this factor is refused like a wrong code (RFC 6238 §5.2).
-        var step = Totp.Verify(secret, body.Code, now);
+        var step = Totp.Verify(secret, body.Code!, now);
         await Hooks.MfaVerificationHook.RunAsync(http, auth.User.Id, factor.Id, factor.FactorType, !(step is null || step <= state.LastUsedStep), ct);
         if (step is null || step <= state.LastUsedStep)
         {
@@ -277,7 +285,7 @@ internal static class MfaEndpoints
                 throw ApiError.Unprocessable(ErrorCode.MfaTotpVerifyNotEnabled, "MFA verification is disabled for TOTP");
             case "phone" when !mfa.PhoneVerifyEnabled:
                 throw ApiError.Unprocessable(ErrorCode.MfaPhoneVerifyNotEnabled, "MFA verification is disabled for Phone");
-            case "webauthn":
+            case "webauthn" when !mfa.WebAuthnVerifyEnabled:
                 throw ApiError.Unprocessable(verifying ? ErrorCode.MfaWebAuthnEnrollNotEnabled : ErrorCode.MfaWebAuthnVerifyNotEnabled,
                     "MFA verification is disabled for WebAuthn");
         }
