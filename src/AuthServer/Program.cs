@@ -11,6 +11,7 @@ using AuthServer.Features.Logout;
 using AuthServer.Features.Profile;
 using AuthServer.Features.Disabled;
 using AuthServer.Features.Mfa;
+using AuthServer.Features.OAuthServer;
 using AuthServer.Features.Invite;
 using AuthServer.Features.Otp;
 using AuthServer.Features.Reauthenticate;
@@ -69,6 +70,7 @@ try
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
     smsOptions = SmsOptions.Load(env);
+    builder.Services.AddOAuthServer(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -181,6 +183,7 @@ app.MapDbConnectionSignup();
 app.MapConnectionAdmin();
 app.MapProfile();
 app.MapDisabledFeatures();
+app.MapOAuthServer();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 
 if (rateLimits.Header is not null && rateLimits.TrustedProxies.Count == 0)

@@ -6,9 +6,10 @@ using Npgsql;
 namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
-/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
+/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, custom OAuth
 /// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
-/// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
+/// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`;
+/// the OAuth 2.1 server (Features/OAuthServer) maps its own "off" answers.
 internal static class DisabledFeatureEndpoints
 {
     public static void MapDisabledFeatures(this IEndpointRouteBuilder app)
@@ -20,15 +21,6 @@ internal static class DisabledFeatureEndpoints
         // GoTrue `requirePasskeyEnabled` guards the whole /passkeys subrouter, before authentication.
         app.Map("/passkeys", PasskeysDisabled);
         app.Map("/passkeys/{**rest}", PasskeysDisabled);
-
-        // GoTrue `requireOAuthServerEnabled`: /oauth/* and the metadata document before anything else,
-        // the grant routes after user authentication, the client admin routes after admin checks.
-        app.Map("/oauth", OAuthServerDisabled);
-        app.Map("/oauth/{**rest}", OAuthServerDisabled);
-        app.MapGet("/.well-known/oauth-authorization-server", OAuthServerDisabled);
-        app.MapMethods("/user/oauth/grants", ["GET", "DELETE"], (AuthUser _) => OAuthServerDisabled());
-        app.Map("/admin/oauth", (AdminUser _) => OAuthServerDisabled());
-        app.Map("/admin/oauth/{**rest}", (AdminUser _) => OAuthServerDisabled());
 
         // GoTrue `requireCustomOAuthEnabled`, after admin checks.
         app.Map("/admin/custom-providers", (AdminUser _) => CustomProvidersDisabled());
@@ -50,9 +42,6 @@ internal static class DisabledFeatureEndpoints
 
     static IResult PasskeysDisabled() =>
         throw ApiError.NotFound(ErrorCode.PasskeyDisabled, "Passkeys are disabled");
-
-    static IResult OAuthServerDisabled() =>
-        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "OAuth server is disabled");
 
     static IResult CustomProvidersDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "Custom OAuth providers are disabled");
