@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using AuthServer.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace AuthServer.Tests.Features;
 
@@ -803,5 +804,77 @@ public sealed class OAuthServerBareTests(OAuthServerBareFixture server) : IClass
         var details = await server.OkJsonAsync(await flow.DetailsAsync(authorizationId, token));
         var redirect = (string?)details["redirect_url"] ?? (string)(await server.OkJsonAsync(await flow.ConsentAsync(authorizationId, token)))["redirect_url"]!;
         return OAuthFlow.Param(new Uri(redirect), "code");
+    }
+}
+
+/// <summary>GoTrue conf `OAuthServerConfiguration` and the registration rate limit, as env vars.</summary>
+public sealed class OAuthServerOptionsTests
+{
+    static AuthServer.Config.EnvReader Env(params (string Key, string Value)[] values) =>
+        new(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build());
+
+    [Fact]
+    public void Load_Defaults_AsGoTrue()
+    {
+        var options = AuthServer.Features.OAuthServer.OAuthServerOptions.Load(Env());
+
+        Assert.False(options.Enabled);
+        Assert.False(options.AllowDynamicRegistration);
+        Assert.Equal("", options.AuthorizationPath);
+        Assert.Equal(TimeSpan.FromMinutes(10), options.AuthorizationTtl);
+        Assert.Equal("email", options.DefaultScope);
+        Assert.Equal(10 / 300.0, options.RegisterBucket.RefillPerSecond, 9);
+    }
+
+    [Fact]
+    public void Load_Set_ReadsBothRateLimitSpellings()
+    {
+        var options = AuthServer.Features.OAuthServer.OAuthServerOptions.Load(Env(("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "2m"),
+            ("GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE", "openid"), ("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER", "60")));
+
+        Assert.Equal(TimeSpan.FromMinutes(2), options.AuthorizationTtl);
+        Assert.Equal("openid", options.DefaultScope);
+        Assert.Equal(60 / 300.0, options.RegisterBucket.RefillPerSecond, 9);
+    }
+
+    [Theory]
+    [InlineData("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "soon")]
+    [InlineData("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL", "0s")]
+    [InlineData("GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER", "many")]
+    [InlineData("GOTRUE_OAUTH_SERVER_ENABLED", "yes")]
+    public void Load_Invalid_ConfigExceptionNamingTheVariable(string name, string value) =>
+        Assert.StartsWith(name + ":", Assert.Throws<AuthServer.Config.ConfigException>(
+            () => AuthServer.Features.OAuthServer.OAuthServerOptions.Load(Env((name, value)))).Message);
+}
+
+/// <summary>RFC 7591 registration is rate limited per client as GoTrue's `OAuthClientRegister` limiter.</summary>
+public sealed class OAuthRegisterRateLimitFixture : AuthServerFixture
+{
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        settings["GOTRUE_OAUTH_SERVER_ENABLED"] = "true";
+        settings["GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION"] = "true";
+        settings["GOTRUE_RATE_LIMIT_HEADER"] = "X-Client-IP";
+    }
+}
+
+public sealed class OAuthRegisterRateLimitTests(OAuthRegisterRateLimitFixture server) : IClassFixture<OAuthRegisterRateLimitFixture>
+{
+    [Fact]
+    public async Task DynamicRegistration_BurstSpent_429()
+    {
+        using var client = server.CreateClient();
+        client.DefaultRequestHeaders.Add("X-Client-IP", "203.0.113.7");
+        var body = new { redirect_uris = new[] { OAuthFlow.Redirect }, token_endpoint_auth_method = "none" };
+        for (var i = 0; i < 30; i++)
+            Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/oauth/clients/register", body)).StatusCode);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync("/oauth/clients/register", body), 429, "over_request_rate_limit",
+            "Request rate limit reached");
+
+        using var other = server.CreateClient();
+        other.DefaultRequestHeaders.Add("X-Client-IP", "203.0.113.8");
+        Assert.Equal(HttpStatusCode.Created, (await other.PostAsJsonAsync("/oauth/clients/register", body)).StatusCode);
     }
 }

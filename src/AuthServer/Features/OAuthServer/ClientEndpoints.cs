@@ -21,7 +21,7 @@ internal static class ClientEndpoints
     public static Task<IResult> AdminRegisterAsync(AdminUser _, HttpContext http, NpgsqlDataSource db, TimeProvider clock,
         CancellationToken ct) => RegisterAsync(http, "manual", db, clock, ct);
 
-    /// RFC 7591 dynamic registration: rate limited per client (GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER)
+    /// RFC 7591 dynamic registration: rate limited per client (GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER)
     /// before anything else, then refused unless GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION.
     public static async Task<IResult> DynamicRegisterAsync(HttpContext http, OAuthServerOptions options, RateLimiter limiter,
         NpgsqlDataSource db, TimeProvider clock, CancellationToken ct)

@@ -17,7 +17,8 @@ internal sealed class OAuthServerOptions
     public TimeSpan AuthorizationTtl { get; init; } = TimeSpan.FromMinutes(10);
     /// <summary>`GOTRUE_OAUTH_SERVER_DEFAULT_SCOPE` (default `email`): the scope of a request that names none.</summary>
     public string DefaultScope { get; init; } = "email";
-    /// <summary>`GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER` (default 10): registrations per 5 min per client, burst 30.</summary>
+    /// <summary>`GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER` (or `…_OAUTH_…`, default 10): registrations per 5 min
+    /// per client, burst 30, counted only when the per-client limits apply (GOTRUE_RATE_LIMIT_HEADER…).</summary>
     public Bucket RegisterBucket { get; init; } = new("oauth_client_register", 30, 10 / 300.0);
 
     public static OAuthServerOptions Load(EnvReader env)
@@ -25,9 +26,13 @@ internal sealed class OAuthServerOptions
         var ttl = env.Duration("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL") ?? TimeSpan.FromMinutes(10);
         if (ttl <= TimeSpan.Zero)
             throw new ConfigException("GOTRUE_OAUTH_SERVER_AUTHORIZATION_TTL: must be a positive duration");
-        var perFiveMinutes = env.Double("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER", 10);
-        if (perFiveMinutes <= 0)
-            throw new ConfigException("GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER: must be a positive number");
+        // envconfig splits `OAuth` into O_AUTH, so that is the name GoTrue reads; its comments spell it OAUTH.
+        string[] rateNames = ["GOTRUE_RATE_LIMIT_O_AUTH_DYNAMIC_CLIENT_REGISTER", "GOTRUE_RATE_LIMIT_OAUTH_DYNAMIC_CLIENT_REGISTER"];
+        var rate = env.String(rateNames);
+        var perFiveMinutes = 10.0;
+        if (rate is not null && (!double.TryParse(rate, System.Globalization.NumberStyles.Float,
+                System.Globalization.CultureInfo.InvariantCulture, out perFiveMinutes) || perFiveMinutes <= 0))
+            throw new ConfigException($"{rateNames[0]}: '{rate}' is not a positive number");
         return new OAuthServerOptions
         {
             Enabled = env.Bool("GOTRUE_OAUTH_SERVER_ENABLED", false),
