@@ -13,6 +13,7 @@ global using AuthServer.Features.Identity;
 global using AuthServer.Features.Invite;
 global using AuthServer.Features.Jwks;
 global using AuthServer.Features.Logout;
+global using AuthServer.Features.OAuthServer;
 global using AuthServer.Features.Mfa;
 global using AuthServer.Features.Otp;
 global using AuthServer.Features.Passkeys;

@@ -25,6 +25,7 @@ try
     builder.Services.AddDisabledFeatures(env);
     builder.Services.AddConsole(env);
     builder.Services.AddPasskeys(env);
+    builder.Services.AddOAuthServer(env);
 }
 catch (ConfigException e)
 {
@@ -69,6 +70,7 @@ app.MapDbConnections();
 app.MapConsole();
 app.MapProfile();
 app.MapDisabledFeatures();
+app.MapOAuthServer();
 await app.RunAsync();
 return 0;
 

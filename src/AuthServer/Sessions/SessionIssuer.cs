@@ -21,7 +21,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     /// in the same round trip instead of a second one.
     public async Task<JsonObject> StartAsync(NpgsqlConnection conn, Guid userId, string amrMethod, HttpContext http,
         DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email", UserRow? auditAs = null,
-        JsonObject? loginTraits = null)
+        JsonObject? loginTraits = null, Guid? oauthClientId = null, string? scopes = null)
     {
         // The `login` audit row's traits: the provider, or what the caller describes (Web3: chain, address…).
         var traits = loginTraits ?? new JsonObject { ["provider"] = provider };
@@ -36,9 +36,9 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
             $"""
             with s as (
                 insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip,
-                    refresh_token_hmac_key, refresh_token_counter)
+                    refresh_token_hmac_key, refresh_token_counter, oauth_client_id, scopes)
                 values (@sessionId, @userId, @now, @now, 'aal1', @userAgent, nullif(@ip, '')::inet,
-                    @storedKey, case when @v2 then 0 end)
+                    @storedKey, case when @v2 then 0 end, @oauthClientId, @scopes)
             ), rt as (
                 insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
                 select '00000000-0000-0000-0000-000000000000', @refreshToken, @userIdText, false, @now, @now, '', @sessionId
@@ -68,6 +68,8 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
                 storedKey,
                 userAgent = ClientInfo.UserAgent(http),
                 ip,
+                oauthClientId,
+                scopes,
                 payload = auditAs is null ? null : AuditLog.Payload(auditAs, AuditAction.Login, traits),
             }, cancellationToken: ct));
         var user = await grid.ReadSingleAsync<UserRow>();
@@ -76,7 +78,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
         if (auditAs is null) await AuditLog.WriteAsync(conn, user, AuditAction.Login, ip, now, ct, traits);
 
         var response = await ResponseAsync(conn, user, identities, sessionId, [new AmrEntry(amrMethod, now)], refreshToken, now,
-            amrMethod, ct, factors);
+            amrMethod, ct, factors, oauthClientId, scopes);
         if (weakPassword is not null) response["weak_password"] = weakPassword;
         return response;
     }
@@ -88,7 +90,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     /// (`password`, `token_refresh`, `anonymous`…).
     public async Task<JsonObject> ResponseAsync(NpgsqlConnection conn, UserRow user, List<IdentityRow> identities,
         Guid sessionId, IReadOnlyList<AmrEntry> amr, string refreshToken, DateTime now, string authenticationMethod,
-        CancellationToken ct, IReadOnlyCollection<FactorRow>? factors = null)
+        CancellationToken ct, IReadOnlyCollection<FactorRow>? factors = null, Guid? oauthClientId = null, string? scopes = null)
     {
         var iat = new DateTimeOffset(now, TimeSpan.Zero).ToUnixTimeSeconds();
         var exp = iat + jwt.ExpirySeconds;
@@ -102,6 +104,9 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
             exp = Math.Min(exp, new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc) + lowAal).ToUnixTimeSeconds());
         }
         var claims = Claims(user, sessionId, amr, iat, exp);
+        // GoTrue AccessTokenClaims: sessions of the OAuth 2.1 server name their client and granted scopes.
+        if (oauthClientId is { } client && client != Guid.Empty) claims["client_id"] = client.ToString();
+        if (!string.IsNullOrEmpty(scopes)) claims["scope"] = scopes;
         if (hooks.Options.CustomAccessToken.Enabled)
             claims = await hooks.CustomizeAccessTokenAsync(conn, user.Id, claims, authenticationMethod, ct);
         var accessToken = tokens.Sign(claims);

@@ -99,7 +99,6 @@ public sealed class BootParityTests
     // ---- Unbuilt features: one warning each, never a refused boot ----
 
     [Theory]
-    [InlineData("GOTRUE_OAUTH_SERVER_ENABLED", "true")]
     [InlineData("GOTRUE_SAML_ENABLED", "true")]
     [InlineData("GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "true")]
     [InlineData("GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED", "true")]
@@ -284,7 +283,7 @@ public sealed class BootParityTests
     [Fact]
     public async Task Server_UnbuiltFeaturesOn_BootsWithOneWarningEachAndAnswersAsFeatureOff()
     {
-        string[] flags = ["GOTRUE_OAUTH_SERVER_ENABLED", "GOTRUE_SAML_ENABLED"];
+        string[] flags = ["GOTRUE_SAML_ENABLED"];
         var db = await (await PostgresCluster.GetAsync()).CloneTemplateAsync(nameof(BootParityTests));
         await using var server = await ServerProcess.StartAsync(db, flags.ToDictionary(f => f, _ => "true"));
         using var client = server.CreateClient();

@@ -6,9 +6,9 @@ using Npgsql;
 namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
-/// (api.md §2 †), never with a 404 page: SAML SSO, the OAuth 2.1 server, custom OAuth
+/// (api.md §2 †), never with a 404 page: SAML SSO, custom OAuth
 /// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
-/// the only state there is. Web3 and passkeys are built; their disabled answers live in `Web3Grant` and `PasskeysModule`.
+/// the only state there is. Web3, passkeys and the OAuth 2.1 server are built; their disabled answers live in `Web3Grant`, `PasskeysModule` and `OAuthServerModule`.
 internal static class DisabledFeatureEndpoints
 {
     internal static void MapRoutes(IEndpointRouteBuilder app)
@@ -16,15 +16,6 @@ internal static class DisabledFeatureEndpoints
         // GoTrue `requireSAMLEnabled` guards the whole /sso subrouter, before captcha and rate limits.
         app.Map("/sso", SamlDisabled);
         app.Map("/sso/{**rest}", SamlDisabled);
-
-        // GoTrue `requireOAuthServerEnabled`: /oauth/* and the metadata document before anything else,
-        // the grant routes after user authentication, the client admin routes after admin checks.
-        app.Map("/oauth", OAuthServerDisabled);
-        app.Map("/oauth/{**rest}", OAuthServerDisabled);
-        app.MapGet("/.well-known/oauth-authorization-server", OAuthServerDisabled);
-        app.MapMethods("/user/oauth/grants", ["GET", "DELETE"], (AuthUser _) => OAuthServerDisabled());
-        app.Map("/admin/oauth", (AdminUser _) => OAuthServerDisabled());
-        app.Map("/admin/oauth/{**rest}", (AdminUser _) => OAuthServerDisabled());
 
         // GoTrue `requireCustomOAuthEnabled`, after admin checks.
         app.Map("/admin/custom-providers", (AdminUser _) => CustomProvidersDisabled());
@@ -44,8 +35,6 @@ internal static class DisabledFeatureEndpoints
     static IResult SamlDisabled() =>
         throw ApiError.NotFound(ErrorCode.SamlProviderDisabled, "SAML 2.0 is disabled");
 
-    static IResult OAuthServerDisabled() =>
-        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "OAuth server is disabled");
 
     static IResult CustomProvidersDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "Custom OAuth providers are disabled");

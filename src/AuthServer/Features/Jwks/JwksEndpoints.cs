@@ -24,9 +24,10 @@ internal static class JwksEndpoints
 
     /// GoTrue jwks.go `WellKnownOpenID`, field for field: `issuer` is GOTRUE_JWT_ISSUER as set, the endpoints
     /// hang off it without its trailing slashes, and the lists are GoTrue's constants (its signing algorithms
-    /// are a fixed list there too). `registration_endpoint` appears only with the OAuth server's dynamic
-    /// registration on, which is not built here (UnbuiltFeatures), so never.
-    static IResult GetOpenIdConfiguration(HttpContext http, AuthServer.Config.JwtOptions jwt)
+    /// are a fixed list there too). `registration_endpoint` appears only with the OAuth server and its dynamic
+    /// registration on. The OAuth server serves this same document at /.well-known/oauth-authorization-server.
+    internal static IResult GetOpenIdConfiguration(HttpContext http, AuthServer.Config.JwtOptions jwt,
+        OAuthServer.OAuthServerOptions oauth)
     {
         var issuer = jwt.Issuer.TrimEnd('/');
         http.Response.Headers.CacheControl = "public, max-age=600";
@@ -37,17 +38,19 @@ internal static class JwksEndpoints
             ["token_endpoint"] = issuer + "/oauth/token",
             ["jwks_uri"] = issuer + "/.well-known/jwks.json",
             ["userinfo_endpoint"] = issuer + "/oauth/userinfo",
-            ["scopes_supported"] = Array("openid", "profile", "email", "phone"),
-            ["response_types_supported"] = Array("code"),
-            ["response_modes_supported"] = Array("query"),
-            ["grant_types_supported"] = Array("authorization_code", "refresh_token"),
-            ["subject_types_supported"] = Array("public"),
-            ["id_token_signing_alg_values_supported"] = Array("RS256", "HS256", "ES256"),
-            ["token_endpoint_auth_methods_supported"] = Array("client_secret_basic", "client_secret_post", "none"),
-            ["claims_supported"] = Array("sub", "aud", "iss", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
-                "phone_number", "phone_number_verified", "name", "picture", "preferred_username", "updated_at"),
-            ["code_challenge_methods_supported"] = Array("S256", "plain"),
         };
+        if (oauth.Enabled && oauth.AllowDynamicRegistration)
+            body["registration_endpoint"] = issuer + "/oauth/clients/register";
+        body["scopes_supported"] = Array("openid", "profile", "email", "phone");
+        body["response_types_supported"] = Array("code");
+        body["response_modes_supported"] = Array("query");
+        body["grant_types_supported"] = Array("authorization_code", "refresh_token");
+        body["subject_types_supported"] = Array("public");
+        body["id_token_signing_alg_values_supported"] = Array("RS256", "HS256", "ES256");
+        body["token_endpoint_auth_methods_supported"] = Array("client_secret_basic", "client_secret_post", "none");
+        body["claims_supported"] = Array("sub", "aud", "iss", "exp", "iat", "auth_time", "nonce", "email", "email_verified",
+            "phone_number", "phone_number_verified", "name", "picture", "preferred_username", "updated_at");
+        body["code_challenge_methods_supported"] = Array("S256", "plain");
         return Results.Json(body, Json.Options);
 
         static JsonArray Array(params string[] values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());

@@ -22,10 +22,14 @@ internal static class RefreshQueries
         /// GOTRUE_SESSIONS_TAGS: the session's tag (GoTrue never sets it; a platform may).
         public string? Tag { get; init; }
         public string? Aal { get; init; }
+        /// OAuth 2.1 server sessions (Features/OAuthServer): the client they were issued to and the granted scopes.
+        public Guid? OauthClientId { get; init; }
+        public string? Scopes { get; init; }
     }
 
     internal const string SessionColumns =
-        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter, s.tag, s.aal::text as aal";
+        "s.id, s.user_id, s.created_at, s.refreshed_at, s.not_after, s.refresh_token_hmac_key, s.refresh_token_counter, s.tag, s.aal::text as aal, " +
+        "s.oauth_client_id, s.scopes";
 
     /// GoTrue `User.HighestPossibleAAL`: aal2 once the user has a verified factor.
     public static Task<bool> HasVerifiedFactorAsync(NpgsqlConnection conn, Guid userId, CancellationToken ct) =>

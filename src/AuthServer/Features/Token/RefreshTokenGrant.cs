@@ -22,10 +22,6 @@ internal static partial class RefreshTokenGrant
 
     public static async Task<IResult> HandleAsync(HttpContext http, CancellationToken ct)
     {
-        var services = http.RequestServices;
-        var options = services.GetRequiredService<RefreshOptions>();
-        var issuer = services.GetRequiredService<SessionIssuer>();
-        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         // Cookie sessions (Sessions/CookieSessions): the refresh cookie stands in for a missing body token,
         // and then the request may have no body at all.
         var cookieToken = CookieSessions.RefreshToken(http);
@@ -33,6 +29,20 @@ internal static partial class RefreshTokenGrant
             ? new RefreshRequest(null)
             : await BodyReader.ReadAsync<RefreshRequest>(http.Request, ct);
         var token = string.IsNullOrEmpty(body.RefreshToken) ? cookieToken ?? "" : body.RefreshToken;
+        return Results.Json(await RefreshAsync(http, token, ct), Json.Options);
+    }
+
+    /// The key under which `POST /oauth/token` puts its authenticated client (Features/OAuthServer) before
+    /// refreshing; absent for `POST /token`.
+    internal const string OAuthClientItem = "oauth_server_client_id";
+
+    /// Rotates <paramref name="token"/> and returns the token response. Shared with `POST /oauth/token`.
+    internal static async Task<JsonObject> RefreshAsync(HttpContext http, string token, CancellationToken ct)
+    {
+        var services = http.RequestServices;
+        var options = services.GetRequiredService<RefreshOptions>();
+        var issuer = services.GetRequiredService<SessionIssuer>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         if (!V1Format().IsMatch(token))
             return await HandleV2Async(http, RefreshTokenV2.TryParse(token)
                 ?? throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Refresh token is not valid"), ct);
@@ -66,6 +76,7 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
         var needsMfa = options.AllowLowAal is not null && state.Factors.Any(f => f.IsVerified);
         CheckValidity(session, state.Token.UpdatedAt, options, now, needsMfa);
+        CheckOAuthClient(http, session);
         await EnsureNewestSessionAsync(conn, session, state.Token.UpdatedAt, options, now, needsMfa, ct);
 
         var ip = ClientInfo.Ip(http);
@@ -104,11 +115,25 @@ internal static partial class RefreshTokenGrant
         }
         // Minted inside the transaction: a failing custom access token hook rolls the rotation back (GoTrue).
         var response = await issuer.ResponseAsync(conn, state.User, state.Identities, session.Id, state.Amr, issued, now,
-            "token_refresh", ct, state.Factors);
+            "token_refresh", ct, state.Factors, session.OauthClientId, session.Scopes);
         await tx.CommitAsync(ct);
 
         ((JsonObject)response["user"]!)["last_sign_in_at"] = now;
-        return Results.Json(response, Json.Options);
+        return response;
+    }
+
+    /// GoTrue `RefreshTokenGrant`: a session issued to an OAuth client refreshes only through `/oauth/token`
+    /// with that client authenticated, and any other session never does.
+    static void CheckOAuthClient(HttpContext http, RefreshQueries.SessionRow session)
+    {
+        var client = http.Items[OAuthClientItem] as Guid?;
+        if (session.OauthClientId is { } owner && owner != Guid.Empty)
+        {
+            if (client is null) throw new OAuthError("invalid_client", "Client authentication required for OAuth session");
+            if (client != owner) throw new OAuthError("invalid_client", "Client does not match the session's OAuth client");
+        }
+        else if (client is not null)
+            throw new OAuthError("invalid_client", "Client authentication not allowed for non-OAuth session");
     }
 
     /// How long after its rotation (the revoked token's updated_at) the parent of the active token still

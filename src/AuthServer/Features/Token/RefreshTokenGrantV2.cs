@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using System.Text.Json.Nodes;
 using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Http;
@@ -15,7 +16,7 @@ namespace AuthServer.Features.Token;
 /// session run one after another and converge on the same string.
 internal static partial class RefreshTokenGrant
 {
-    static async Task<IResult> HandleV2Async(HttpContext http, RefreshTokenV2 presented, CancellationToken ct)
+    static async Task<JsonObject> HandleV2Async(HttpContext http, RefreshTokenV2 presented, CancellationToken ct)
     {
         var services = http.RequestServices;
         var options = services.GetRequiredService<RefreshOptions>();
@@ -50,6 +51,7 @@ internal static partial class RefreshTokenGrant
             throw ApiError.BadRequest(ErrorCode.UserBanned, "Invalid Refresh Token: User Banned");
         var needsMfa = options.AllowLowAal is not null && await RefreshQueries.HasVerifiedFactorAsync(conn, user.Id, ct);
         CheckValidity(session, null, options, now, needsMfa);
+        CheckOAuthClient(http, session);
         await EnsureNewestSessionAsync(conn, session, null, options, now, needsMfa, ct);
 
         var current = session.RefreshTokenCounter!.Value;
@@ -85,9 +87,10 @@ internal static partial class RefreshTokenGrant
         // Minted inside the transaction, as for v1: a failing access token hook rolls the advance back.
         var issuer = services.GetRequiredService<SessionIssuer>();
         var response = await issuer.ResponseAsync(conn, user, identities, session.Id, amr,
-            RefreshTokenV2.Encode(session.Id, issue, key), now, "token_refresh", ct);
+            RefreshTokenV2.Encode(session.Id, issue, key), now, "token_refresh", ct, oauthClientId: session.OauthClientId,
+            scopes: session.Scopes);
         await tx.CommitAsync(ct);
-        return Results.Json(response, Json.Options);
+        return response;
     }
 
     /// GOTRUE_SECURITY_REFRESH_TOKEN_ALGORITHM_VERSION=2 with an upgrade percentage: the v1 token just
