@@ -207,7 +207,7 @@ internal static class AuthorizationCodeGrant
                     (select session_id from authserver.oauth_code_redemptions where code_sha256 = @codeHash)
                 """, new { codeHash }, cancellationToken: ct));
             await tx.CommitAsync(ct);
-            if (revoked > 0) AuthMetrics.RefreshReuse.Inc();
+            if (revoked > 0) AuthMetrics.RefreshReuse.Add(1);
             throw new OAuthError("invalid_grant", "Invalid authorization code");
         }
         if (authorization.IsExpired(now)) throw new OAuthError("invalid_grant", "Authorization code has expired");
