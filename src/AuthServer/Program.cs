@@ -2,6 +2,7 @@ using AuthServer.Config;
 using AuthServer.Data;
 using AuthServer.Features.DbConnections;
 using AuthServer.Features.External;
+using AuthServer.Features.CustomProviders;
 using AuthServer.Features.Captcha;
 using AuthServer.Features.Health;
 using AuthServer.Features.Identity;
@@ -69,6 +70,7 @@ try
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
     smsOptions = SmsOptions.Load(env);
+    builder.Services.AddCustomProviders(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -173,6 +175,7 @@ app.MapResend();
 app.MapReauthenticate();
 app.MapInvite();
 app.MapExternal();
+app.MapCustomProviders();
 app.MapIdentity();
 app.MapMfa();
 app.MapJwks();

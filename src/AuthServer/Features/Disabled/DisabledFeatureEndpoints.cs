@@ -6,9 +6,9 @@ using Npgsql;
 namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
-/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server, custom OAuth
-/// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
-/// the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
+/// (api.md §2 †), never with a 404 page: SAML SSO, passkeys, the OAuth 2.1 server and SCIM (custom
+/// OAuth providers are built: Features/CustomProviders). Their enable flags only log a start-up
+/// warning (UnbuiltFeatures), so "off" is the only state there is. Web3 is built (Features/Web3); its disabled answers live in `Web3Grant`.
 internal static class DisabledFeatureEndpoints
 {
     public static void MapDisabledFeatures(this IEndpointRouteBuilder app)
@@ -30,10 +30,6 @@ internal static class DisabledFeatureEndpoints
         app.Map("/admin/oauth", (AdminUser _) => OAuthServerDisabled());
         app.Map("/admin/oauth/{**rest}", (AdminUser _) => OAuthServerDisabled());
 
-        // GoTrue `requireCustomOAuthEnabled`, after admin checks.
-        app.Map("/admin/custom-providers", (AdminUser _) => CustomProvidersDisabled());
-        app.Map("/admin/custom-providers/{**rest}", (AdminUser _) => CustomProvidersDisabled());
-
         // GoTrue `requireScimServerEnabled`.
         app.Map("/scim/v2", ScimDisabled);
         app.Map("/scim/v2/{**rest}", ScimDisabled);
@@ -53,9 +49,6 @@ internal static class DisabledFeatureEndpoints
 
     static IResult OAuthServerDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "OAuth server is disabled");
-
-    static IResult CustomProvidersDisabled() =>
-        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "Custom OAuth providers are disabled");
 
     static IResult ScimDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "SCIM server is disabled");
