@@ -18,7 +18,7 @@ public sealed class ProvidersFixture : AuthServerFixture, IAsyncLifetime
         settings["GOTRUE_MAILER_AUTOCONFIRM"] = "false";
         settings["GOTRUE_SECURITY_MANUAL_LINKING_ENABLED"] = "true";
         settings["GOTRUE_CUSTOM_OAUTH_ENABLED"] = "true";
-        settings["GOTRUE_CUSTOM_OAUTH_MAX_PROVIDERS"] = "3";
+        settings["GOTRUE_CUSTOM_OAUTH_MAX_PROVIDERS"] = "100";
         settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT"] = "true";
         settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY_ID"] = "k1";
         settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPTION_KEY"] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
