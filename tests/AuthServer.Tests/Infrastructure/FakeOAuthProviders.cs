@@ -48,6 +48,7 @@ public sealed class FakeOAuthProviders : IAsyncDisposable
         ["snapchat"] = ("/accounts/oauth2/auth", "/accounts/oauth2/token", false),
         ["spotify"] = ("/authorize", "/api/token", false),
         ["twitch"] = ("/oauth2/authorize", "/oauth2/token", false),
+        ["twitter"] = ("/oauth/authenticate", "/oauth/access_token", false), // OAuth 1.0a: see Twitter*
         ["vercel_marketplace"] = ("/oauth/v2/authorization", "/oauth/v2/accessToken", false),
         ["workos"] = ("/sso/authorize", "/sso/token", false),
         ["x"] = ("/i/oauth2/authorize", "/2/oauth2/token", false),
@@ -109,6 +110,7 @@ public sealed class FakeOAuthProviders : IAsyncDisposable
 
     IResult Get(string provider, string path, HttpContext http)
     {
+        if (provider == "twitter") return TwitterGet(path, http);
         if (!Paths.TryGetValue(provider, out var paths)) return Results.NotFound();
         if (path == paths.Authorize) return Authorize(provider, http.Request.Query);
         var bearer = http.Request.Headers.Authorization.ToString();
@@ -135,6 +137,7 @@ public sealed class FakeOAuthProviders : IAsyncDisposable
 
     async Task<IResult> TokenAsync(string provider, string path, HttpContext http)
     {
+        if (provider == "twitter") return TwitterPost(path, http);
         if (!Paths.TryGetValue(provider, out var paths) || path != paths.Token) return Results.NotFound();
         var form = await http.Request.ReadFormAsync();
         var basic = http.Request.Headers.Authorization.ToString();
@@ -163,6 +166,78 @@ public sealed class FakeOAuthProviders : IAsyncDisposable
             response["id_token"] = Issuer.Sign(claims);
         }
         return Results.Json(response);
+    }
+
+    // Twitter, OAuth 1.0a: request tokens (secret, callback), verifiers, access tokens (secret, person).
+    readonly ConcurrentDictionary<string, (string Secret, string Callback)> requestTokens = new();
+    readonly ConcurrentDictionary<string, (string RequestToken, FakePerson Person)> verifiers = new();
+    readonly ConcurrentDictionary<string, (string Secret, FakePerson Person)> twitterTokens = new();
+
+    /// <summary>The `Authorization: OAuth` parameters when the signature checks out with these secrets.</summary>
+    Dictionary<string, string>? VerifiedOAuth1(HttpContext http, Func<string, string?> tokenSecret)
+    {
+        var header = http.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("OAuth ", StringComparison.Ordinal)) return null;
+        var oauth = header[6..].Split(", ").Select(p => p.Split('=', 2))
+            .ToDictionary(p => Uri.UnescapeDataString(p[0]), p => Uri.UnescapeDataString(p[1].Trim('"')));
+        if (oauth.GetValueOrDefault("oauth_consumer_key") != ClientId || oauth.GetValueOrDefault("oauth_signature_method") != "HMAC-SHA1")
+            return null;
+        var secret = oauth.TryGetValue("oauth_token", out var token) ? tokenSecret(token) : "";
+        if (secret is null) return null;
+        var parameters = oauth.Where(p => p.Key != "oauth_signature")
+            .Concat(http.Request.Query.Select(q => KeyValuePair.Create(q.Key, q.Value.ToString())));
+        var url = new Uri($"{http.Request.Scheme}://{http.Request.Host}{http.Request.Path}");
+        var expected = AuthServer.Features.External.Providers.OAuth1.Sign(
+            AuthServer.Features.External.Providers.OAuth1.BaseString(http.Request.Method, url, parameters), ClientSecret, secret);
+        return expected == oauth.GetValueOrDefault("oauth_signature") ? oauth : null;
+    }
+
+    IResult TwitterPost(string path, HttpContext http)
+    {
+        if (path == "/oauth/request_token")
+        {
+            var oauth = VerifiedOAuth1(http, _ => null);
+            if (oauth is null || !oauth.TryGetValue("oauth_callback", out var callback)) return Results.StatusCode(401);
+            var token = "rt-" + Guid.NewGuid().ToString("N");
+            var secret = "rs-" + Guid.NewGuid().ToString("N");
+            requestTokens[token] = (secret, callback);
+            return Results.Text($"oauth_token={token}&oauth_token_secret={secret}&oauth_callback_confirmed=true", "text/html");
+        }
+        if (path == "/oauth/access_token")
+        {
+            var oauth = VerifiedOAuth1(http, t => requestTokens.TryGetValue(t, out var r) ? r.Secret : null);
+            if (oauth is null || FailToken.TryRemove("twitter", out _)
+                || !verifiers.TryRemove(oauth.GetValueOrDefault("oauth_verifier") ?? "", out var grant) || grant.RequestToken != oauth["oauth_token"])
+                return Results.StatusCode(401);
+            var token = Random.Shared.NextInt64(1, 1_000_000) + "-at" + Guid.NewGuid().ToString("N");
+            var secret = "as-" + Guid.NewGuid().ToString("N");
+            twitterTokens[token] = (secret, grant.Person);
+            return Results.Text($"oauth_token={token}&oauth_token_secret={secret}&user_id={grant.Person.Id}&screen_name=tw{grant.Person.Id}", "text/html");
+        }
+        return Results.NotFound();
+    }
+
+    IResult TwitterGet(string path, HttpContext http)
+    {
+        if (path == "/oauth/authenticate")
+        {
+            var q = http.Request.Query;
+            LastAuthorize["twitter"] = q;
+            if (!requestTokens.TryGetValue(q["oauth_token"].ToString(), out var request)) return Results.BadRequest("unknown token");
+            var sep = request.Callback.Contains('?') ? "&" : "?";
+            if (Deny.TryRemove("twitter", out _)) return Results.Redirect($"{request.Callback}{sep}denied={q["oauth_token"]}");
+            var verifier = "v-" + Guid.NewGuid().ToString("N");
+            verifiers[verifier] = (q["oauth_token"].ToString(), Next["twitter"]);
+            return Results.Redirect($"{request.Callback}{sep}oauth_token={q["oauth_token"]}&oauth_verifier={verifier}");
+        }
+        if (path == "/1.1/account/verify_credentials.json")
+        {
+            var oauth = VerifiedOAuth1(http, t => twitterTokens.TryGetValue(t, out var a) ? a.Secret : null);
+            if (oauth is null || http.Request.Query["include_email"] != "true") return Results.StatusCode(401);
+            var p = twitterTokens[oauth["oauth_token"]].Person;
+            return Results.Json(new JsonObject { ["id"] = long.Parse(p.Id), ["id_str"] = p.Id, ["name"] = p.Name, ["screen_name"] = "tw" + p.Id, ["profile_image_url_https"] = "https://pbs.twimg.example/p.jpg", ["email"] = p.Email });
+        }
+        return Results.NotFound();
     }
 
     static JsonObject WorkOSProfile(FakePerson p) => new()

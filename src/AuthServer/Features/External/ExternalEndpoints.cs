@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.External.Providers;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
@@ -59,8 +60,14 @@ internal static class ExternalEndpoints
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         var forwarded = query.Where(kv => !NotForwarded.Contains(kv.Key))
             .Select(kv => KeyValuePair.Create(kv.Key == "workos_provider" ? "provider" : kv.Key, kv.Value.ToString()));
-        var url = await OAuthExchange.AuthorizeUrlAsync(services.GetRequiredService<IdTokens>(), provider, state.ToString(),
-            verifier, query["scopes"].ToString(), forwarded, ct);
+        var idTokens = services.GetRequiredService<IdTokens>();
+        string url;
+        if (provider.Spec is { OAuth1: true })
+            // Twitter's request token (and its secret) is kept server-side in the flow, where PKCE keeps its verifier.
+            (url, verifier) = await Twitter.StartAsync(idTokens.Http, provider, state.ToString(), services.GetRequiredService<TimeProvider>(), ct);
+        else
+            url = await OAuthExchange.AuthorizeUrlAsync(idTokens, provider, state.ToString(), verifier, query["scopes"].ToString(),
+                forwarded, ct);
         await using (var conn = await db.OpenConnectionAsync(ct))
             await FlowStateQueries.CreateAsync(conn, state, name, Guid.NewGuid().ToString(), challenge, method,
                 Redirects.Referrer(http, api), inviteToken, linkingTarget?.Id, Guid.NewGuid(), verifier, now, ct);
@@ -111,14 +118,22 @@ internal static class ExternalEndpoints
         var idTokens = services.GetRequiredService<IdTokens>();
         if (param("error") is { Length: > 0 } providerError)
             throw new OAuthError(providerError, param("error_description"));
-        var code = param("code");
-        if (code.Length == 0)
-            throw ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth callback with missing authorization code missing");
         var provider = await ExternalProviders.FindAsync(services, flow.ProviderType ?? "", ct, "oauth_provider_not_supported");
 
         // Network first, transaction after (STYLE §4).
-        var (data, providerToken, providerRefreshToken) = await OAuthExchange.ExchangeAsync(idTokens, provider, code, flow.CodeVerifier,
-            new DateTimeOffset(now, TimeSpan.Zero), ct);
+        ExternalUser data;
+        string? providerToken, providerRefreshToken = null;
+        if (provider.Spec is { OAuth1: true })
+            (data, providerToken) = await Twitter.CompleteAsync(idTokens.Http, provider, flow.CodeVerifier ?? "",
+                param("oauth_token"), param("oauth_verifier"), new DateTimeOffset(now, TimeSpan.Zero), ct);
+        else
+        {
+            var code = param("code");
+            if (code.Length == 0)
+                throw ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth callback with missing authorization code missing");
+            (data, providerToken, providerRefreshToken) = await OAuthExchange.ExchangeAsync(idTokens, provider, code,
+                flow.CodeVerifier, new DateTimeOffset(now, TimeSpan.Zero), ct);
+        }
         if (string.IsNullOrEmpty(data.Email) && !provider.EmailOptional)
             throw ApiError.Internal("Error getting user email from external provider");
 

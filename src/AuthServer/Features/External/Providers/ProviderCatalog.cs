@@ -60,6 +60,10 @@ internal static class ProviderCatalog
         new("twitch", url => new ProviderUrls(Host(url, "id.twitch.tv") + "/oauth2/authorize", Host(url, "id.twitch.tv") + "/oauth2/token",
                 Host(url, "api.twitch.tv")),
             ["user:read:email"], ProviderMappings.Twitch),
+        // OAuth 1.0a (provider/twitter.go): request token, authenticate, access token; see Twitter.
+        new("twitter", url => new ProviderUrls(Host(url, "api.twitter.com") + "/oauth/authenticate",
+                Host(url, "api.twitter.com") + "/oauth/access_token", Host(url, "api.twitter.com")),
+            [], ProviderMappings.IdTokenOnly, OAuth1: true),
         new("vercel_marketplace", url => Same(Host(url, "api.vercel.com"), "/oauth/v2/authorization", "/oauth/v2/accessToken"),
             [], ProviderMappings.IdTokenOnly),
         new("workos", url => Same(Host(url, "api.workos.com"), "/sso/authorize", "/sso/token"),

@@ -27,7 +27,8 @@ internal sealed record ProviderSpec(
     Func<ProviderCall, Task<ProviderUser>> FetchUser,
     TokenAuth Auth = TokenAuth.Header,
     bool AcceptsExtraScopes = true,
-    bool RequiresPkce = false);
+    bool RequiresPkce = false,
+    bool OAuth1 = false);
 
 /// An email as the provider reports it (GoTrue `provider.Email`).
 internal sealed record ProviderEmail(string Address, bool Verified, bool Primary);
