@@ -150,3 +150,33 @@ public sealed class CustomProviderTests(ProvidersFixture server) : IClassFixture
             "This endpoint requires a valid Bearer token");
     }
 }
+
+/// <summary>GOTRUE_CUSTOM_OAUTH_ENABLED=false (GoTrue's default is true).</summary>
+public sealed class CustomOAuthOffFixture : AuthServerFixture
+{
+    protected override void Configure(IDictionary<string, string> settings) => settings["GOTRUE_CUSTOM_OAUTH_ENABLED"] = "false";
+}
+
+/// <summary>With the feature off: GoTrue `requireCustomOAuthEnabled` after the admin check, and no `custom:` sign-in.</summary>
+public sealed class CustomProvidersOffTests(CustomOAuthOffFixture server) : IClassFixture<CustomOAuthOffFixture>
+{
+    [Theory]
+    [InlineData("GET", "/admin/custom-providers")]
+    [InlineData("POST", "/admin/custom-providers")]
+    [InlineData("PUT", "/admin/custom-providers/custom:acme")]
+    [InlineData("DELETE", "/admin/custom-providers/custom:acme")]
+    public async Task AdminRoutes_AdminFirstThenFeatureDisabled(string method, string path)
+    {
+        await server.AssertErrorBothShapesAsync(c => c.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)),
+            401, "no_authorization", "This endpoint requires a valid Bearer token");
+        await server.AssertErrorBothShapesAsync(c => c.SendAsync(new HttpRequestMessage(new HttpMethod(method), path)),
+            404, "feature_disabled", "Custom OAuth providers are disabled", bearer: TestKeys.ServiceRoleKey());
+    }
+
+    [Fact]
+    public async Task Authorize_CustomProvider_Unsupported()
+    {
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync("/authorize?provider=custom:acme"), 400, "validation_failed",
+            "Unsupported provider: custom OAuth providers are disabled");
+    }
+}

@@ -5,8 +5,8 @@ namespace AuthServer.Features.CustomProviders;
 /// <summary>`GOTRUE_CUSTOM_OAUTH_*` (GoTrue `conf.CustomOAuthConfiguration`).</summary>
 internal sealed class CustomOAuthOptions
 {
-    /// <summary>`GOTRUE_CUSTOM_OAUTH_ENABLED`: the admin routes and `provider=custom:&lt;identifier&gt;`.</summary>
-    public bool Enabled { get; init; }
+    /// <summary>`GOTRUE_CUSTOM_OAUTH_ENABLED` (default true, as GoTrue's): the admin routes and `provider=custom:&lt;identifier&gt;`.</summary>
+    public bool Enabled { get; init; } = true;
     /// <summary>`GOTRUE_CUSTOM_OAUTH_MAX_PROVIDERS` (0: no limit).</summary>
     public int MaxProviders { get; init; }
     /// <summary>`GOTRUE_CUSTOM_OAUTH_EXTERNAL_URL`: the base of custom providers' `/callback`, else API_EXTERNAL_URL.</summary>
@@ -20,7 +20,7 @@ internal static class CustomProvidersModule
     public static IServiceCollection AddCustomProviders(this IServiceCollection services, EnvReader env) =>
         services.AddSingleton(new CustomOAuthOptions
         {
-            Enabled = env.Bool("GOTRUE_CUSTOM_OAUTH_ENABLED", false),
+            Enabled = env.Bool("GOTRUE_CUSTOM_OAUTH_ENABLED", true),
             MaxProviders = env.Int("GOTRUE_CUSTOM_OAUTH_MAX_PROVIDERS", 0, 0),
             ExternalUrl = env.String("GOTRUE_CUSTOM_OAUTH_EXTERNAL_URL"),
         });
