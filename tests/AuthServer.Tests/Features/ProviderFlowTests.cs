@@ -252,6 +252,13 @@ public sealed class ProviderFlowTests(ProvidersFixture server) : IClassFixture<P
     }
 
     [Fact]
+    public async Task IdTokenGrant_PlainOAuthProvider_NotAllowed()
+    {
+        await server.AssertErrorBothShapesAsync(c => c.PostAsJsonAsync("/token?grant_type=id_token",
+            new { provider = "github", id_token = "x.y.z" }), 400, "validation_failed", "Custom OIDC provider \"github\" not allowed");
+    }
+
+    [Fact]
     public async Task Settings_ListsTheEnabledProviders()
     {
         using var client = server.CreateClient();
