@@ -17,6 +17,8 @@ public sealed class ProvidersFixture : AuthServerFixture, IAsyncLifetime
         Fake.Configure(settings);
         settings["GOTRUE_MAILER_AUTOCONFIRM"] = "false";
         settings["GOTRUE_SECURITY_MANUAL_LINKING_ENABLED"] = "true";
+        // Generous: on a loaded CI machine the first discovery + JWKS fetch of the fake issuer can take seconds.
+        settings["GOTRUE_INTERNAL_HTTP_TIMEOUT"] = "60s";
         settings["GOTRUE_CUSTOM_OAUTH_ENABLED"] = "true";
         settings["GOTRUE_CUSTOM_OAUTH_MAX_PROVIDERS"] = "100";
         settings["GOTRUE_SECURITY_DB_ENCRYPTION_ENCRYPT"] = "true";
