@@ -5,6 +5,7 @@ global using AuthServer.Data;
 global using AuthServer.Features.Admin;
 global using AuthServer.Features.Captcha;
 global using AuthServer.Features.Console;
+global using AuthServer.Features.CustomProviders;
 global using AuthServer.Features.DbConnections;
 global using AuthServer.Features.Disabled;
 global using AuthServer.Features.External;

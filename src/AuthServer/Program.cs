@@ -26,6 +26,7 @@ try
     builder.Services.AddConsole(env);
     builder.Services.AddPasskeys(env);
     builder.Services.AddOAuthServer(env);
+    builder.Services.AddCustomProviders(env);
 }
 catch (ConfigException e)
 {
@@ -61,6 +62,7 @@ app.MapResend();
 app.MapReauthenticate();
 app.MapInvite();
 app.MapExternal();
+app.MapCustomProviders();
 app.MapIdentity();
 app.MapMfa();
 app.MapPasskeys();

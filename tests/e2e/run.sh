@@ -49,13 +49,14 @@ CATCHER_PID=""
 SMS_PID=""
 HIBP_PID=""
 PGBOUNCER_PID=""
+SOCIAL_PID=""
 PG_DATA="$WORK/pg/data"
 # shellcheck disable=SC2317 # runs from a trap
 cleanup() {
     local code=$?
     trap "" INT TERM # a second Ctrl-C must not cut the clean-up short
     trap - EXIT
-    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID" "$HIBP_PID" "$PGBOUNCER_PID"; do
+    for pid in "$SERVER_PID" "$MAIL_SERVER_PID" "$ADOPT_SERVER_PID" "$CATCHER_PID" "$ISSUER_PID" "$SMS_PID" "$HIBP_PID" "$PGBOUNCER_PID" "$SOCIAL_PID"; do
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
             for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -149,6 +150,13 @@ start_fake pwned-passwords.mjs "$HIBP_PORT" "$HIBP_URL/api/requests" pwned-passw
 HIBP_PID=$FAKE_PID
 log "Pwned Passwords API on $HIBP_URL"
 
+# GitHub and Discord (OAuth + user APIs); the servers reach them through GOTRUE_EXTERNAL_<P>_URL (providers.test.mjs).
+SOCIAL_PORT=$(pg_free_port "")
+SOCIAL_URL="http://127.0.0.1:$SOCIAL_PORT"
+start_fake social-providers.mjs "$SOCIAL_PORT" "$SOCIAL_URL/_test/health" social-providers.log
+SOCIAL_PID=$FAKE_PID
+log "GitHub / Discord fakes on $SOCIAL_URL"
+
 log "mail catcher: SMTP 127.0.0.1:$SMTP_PORT, inbox $INBOX_URL"
 node "$ROOT/scripts/lib/mailcatcher.mjs" --smtp-port "$SMTP_PORT" --http-port "$INBOX_PORT" >"$WORK/mailcatcher.log" 2>&1 &
 CATCHER_PID=$!
@@ -214,6 +222,14 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_SMS_PROVIDER_API_URL="$SMS_URL" \
             GOTRUE_PASSWORD_HIBP_ENABLED=true \
             GOTRUE_PASSWORD_HIBP_API_URL="$HIBP_URL" \
+            GOTRUE_EXTERNAL_GITHUB_ENABLED=true \
+            GOTRUE_EXTERNAL_GITHUB_CLIENT_ID=social-client \
+            GOTRUE_EXTERNAL_GITHUB_SECRET=social-secret \
+            GOTRUE_EXTERNAL_GITHUB_URL="$SOCIAL_URL/github" \
+            GOTRUE_EXTERNAL_DISCORD_ENABLED=true \
+            GOTRUE_EXTERNAL_DISCORD_CLIENT_ID=social-client \
+            GOTRUE_EXTERNAL_DISCORD_SECRET=social-secret \
+            GOTRUE_EXTERNAL_DISCORD_URL="$SOCIAL_URL/discord" \
             GOTRUE_SMS_TEST_OTP="$SMS_TEST_PHONE:$SMS_TEST_OTP" \
             GOTRUE_RATE_LIMIT_SMS_SENT=100000 \
             GOTRUE_MFA_PHONE_ENROLL_ENABLED=true \
@@ -293,6 +309,7 @@ set +e
         SMS_TEST_PHONE="$SMS_TEST_PHONE" \
         SMS_TEST_OTP="$SMS_TEST_OTP" \
         OIDC_ISSUER_URL="$ISSUER_URL" \
+        SOCIAL_PROVIDERS_URL="$SOCIAL_URL" \
         E2E_AUTHSERVER_DLL="$DLL" \
         E2E_DATABASE_URL="$DIRECT_DB_URL"
     # A hung request fails its test after 180 s instead of hanging the run. The limit also applies to each

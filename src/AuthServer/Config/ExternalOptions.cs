@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using AuthServer.Features.External.Providers;
 
 namespace AuthServer.Config;
 
@@ -30,6 +31,19 @@ internal sealed class OidcProviderOptions
     public IReadOnlyList<string> ExtraAudiences { get; init; } = [];
     /// <summary>Provider emails are verified whatever the token says (Apple, GoTrue `parseAppleIDToken`).</summary>
     public bool EmailAlwaysVerified { get; init; }
+
+    /// <summary>The table row of a plain OAuth 2.0 or ID-token provider (GitHub, Discord, Azure…); null for the
+    /// discovery-driven OIDC providers (Google, Apple, Keycloak, ours by issuer).</summary>
+    public ProviderSpec? Spec { get; init; }
+    /// <summary>`GOTRUE_EXTERNAL_&lt;P&gt;_URL`: the base the spec's endpoints are built on (GitHub Enterprise, a
+    /// self-hosted GitLab, a local fake in tests); null for the public hosts.</summary>
+    public string? Url { get; init; }
+    /// <summary>Custom providers: the authorize URL's scopes as stored, replacing the spec's defaults.</summary>
+    public IReadOnlyList<string>? Scopes { get; init; }
+    /// <summary>Discovery providers: send PKCE to the provider (always ours; a custom OIDC provider's `pkce_enabled`).</summary>
+    public bool Pkce { get; init; } = true;
+    /// <summary>Custom providers: extra authorize parameters (`authorization_params`).</summary>
+    public IReadOnlyDictionary<string, string> AuthorizationParams { get; init; } = new Dictionary<string, string>();
 
     public IEnumerable<string> Audiences => ClientIds.Concat(ExtraAudiences).Where(a => a.Length > 0);
 }
@@ -75,13 +89,22 @@ internal sealed partial class ExternalOptions
         var providers = new Dictionary<string, OidcProviderOptions>();
 
         OidcProviderOptions Read(string name, string? builtInIssuer, IReadOnlyList<string>? builtInAccepted,
-            IReadOnlyList<string>? extraAudiences = null, bool emailAlwaysVerified = false)
+            IReadOnlyList<string>? extraAudiences = null, bool emailAlwaysVerified = false, ProviderSpec? spec = null)
         {
             var p = "GOTRUE_EXTERNAL_" + name.ToUpperInvariant();
             var overrideIssuer = env.String(p + "_ISSUER");
             var issuer = (overrideIssuer ?? builtInIssuer)?.TrimEnd('/')
                 ?? throw new ConfigException($"{p}_ISSUER is required for provider '{name}'");
-            if (overrideIssuer is null && name == "keycloak")
+            string? url = null;
+            if (spec is not null)
+            {
+                url = env.String(p + "_URL");
+                // GoTrue takes any value here; a URL that is not absolute http(s) is our warning.
+                if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var u) && u.Scheme is "https" or "http"))
+                    env.Stricter($"{p}_URL: '{url}' is not an absolute http(s) URL");
+            }
+            if (issuer.Length == 0) { } // a plain OAuth 2.0 provider: no issuer to check
+            else if (overrideIssuer is null && name == "keycloak")
             {
                 // GOTRUE_EXTERNAL_KEYCLOAK_URL is GoTrue's setting and GoTrue boots with any value: our issuer
                 // rules are a warning there (a refused boot with GOTRUE_STRICT_CONFIG=true).
@@ -102,6 +125,8 @@ internal sealed partial class ExternalOptions
                 AcceptedIssuers = overrideIssuer is not null ? [issuer] : builtInAccepted ?? [issuer],
                 ExtraAudiences = extraAudiences ?? [],
                 EmailAlwaysVerified = emailAlwaysVerified,
+                Spec = spec,
+                Url = url,
             };
         }
 
@@ -112,6 +137,10 @@ internal sealed partial class ExternalOptions
         // GoTrue's Keycloak: the realm URL is the issuer.
         if (env.String("GOTRUE_EXTERNAL_KEYCLOAK_URL", "GOTRUE_EXTERNAL_KEYCLOAK_ISSUER") is { } keycloak)
             providers["keycloak"] = Read("keycloak", keycloak, null);
+        // The table of GoTrue's other providers (Features/External/Providers): plain OAuth 2.0 ones need no
+        // issuer; the ID-token ones (Azure, LinkedIn OIDC, Vercel Marketplace) trust their public issuer.
+        foreach (var spec in ProviderCatalog.All.Values)
+            providers[spec.Name] = Read(spec.Name, ProviderCatalog.IdTokenIssuers.GetValueOrDefault(spec.Name, ""), null, spec: spec);
         // Any other OIDC provider, by name, when its issuer is configured (ours).
         foreach (var entry in config.AsEnumerable())
         {

@@ -87,7 +87,7 @@ internal static class UnbuiltFeatures
                  {
                      "GOTRUE_SAML_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
-                     "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
+                     "GOTRUE_EXPERIMENTAL_SCIM_ENABLED",
                  })
             if (env.Bool(name, false))
                 env.Warn($"{name} is on, but this feature is not built yet: its routes answer as with the feature off");

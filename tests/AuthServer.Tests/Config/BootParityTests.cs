@@ -102,7 +102,6 @@ public sealed class BootParityTests
     [InlineData("GOTRUE_SAML_ENABLED", "true")]
     [InlineData("GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "true")]
     [InlineData("GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED", "true")]
-    [InlineData("GOTRUE_CUSTOM_OAUTH_ENABLED", "true")]
     public void UnbuiltFeatures_SwitchedOn_OneWarningNamingIt(string name, string value)
     {
         var env = Env((name, value));

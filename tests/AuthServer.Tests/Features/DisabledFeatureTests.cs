@@ -64,9 +64,6 @@ public sealed class DisabledFeatureTests(AuthServerFixture server) : IClassFixtu
     [Theory]
     [InlineData("GET", "/admin/oauth/clients", "OAuth server is disabled")]
     [InlineData("POST", "/admin/oauth/clients/3f0c6f8e-2c1b-4d7e-9a1f-5b6c7d8e9f00/regenerate_secret", "OAuth server is disabled")]
-    [InlineData("GET", "/admin/custom-providers", "Custom OAuth providers are disabled")]
-    [InlineData("POST", "/admin/custom-providers", "Custom OAuth providers are disabled")]
-    [InlineData("DELETE", "/admin/custom-providers/custom:acme", "Custom OAuth providers are disabled")]
     public async Task AdminRoutesOfUnbuiltFeatures_CheckAdminFirstThenAnswerFeatureDisabled(string method, string path, string message)
     {
         var (_, _, session) = await server.NewUserAsync("not-admin");

@@ -6,9 +6,9 @@ using Npgsql;
 namespace AuthServer.Features.Disabled;
 
 /// Optional GoTrue features this server does not build answer exactly as GoTrue does with them off
-/// (api.md §2 †), never with a 404 page: SAML SSO, custom OAuth
-/// providers and SCIM. Their enable flags only log a start-up warning (UnbuiltFeatures), so "off" is
-/// the only state there is. Web3, passkeys and the OAuth 2.1 server are built; their disabled answers live in `Web3Grant`, `PasskeysModule` and `OAuthServerModule`.
+/// (api.md §2 †), never with a 404 page: SAML SSO and SCIM. Their enable flags only log a start-up
+/// warning (UnbuiltFeatures), so "off" is the only state there is. Web3, passkeys, the OAuth 2.1 server and
+/// custom OAuth providers are built; their disabled answers live in `Web3Grant` and their own modules.
 internal static class DisabledFeatureEndpoints
 {
     internal static void MapRoutes(IEndpointRouteBuilder app)
@@ -17,9 +17,6 @@ internal static class DisabledFeatureEndpoints
         app.Map("/sso", SamlDisabled);
         app.Map("/sso/{**rest}", SamlDisabled);
 
-        // GoTrue `requireCustomOAuthEnabled`, after admin checks.
-        app.Map("/admin/custom-providers", (AdminUser _) => CustomProvidersDisabled());
-        app.Map("/admin/custom-providers/{**rest}", (AdminUser _) => CustomProvidersDisabled());
 
         // GoTrue `requireScimServerEnabled`.
         app.Map("/scim/v2", ScimDisabled);
@@ -35,9 +32,6 @@ internal static class DisabledFeatureEndpoints
     static IResult SamlDisabled() =>
         throw ApiError.NotFound(ErrorCode.SamlProviderDisabled, "SAML 2.0 is disabled");
 
-
-    static IResult CustomProvidersDisabled() =>
-        throw ApiError.NotFound(ErrorCode.FeatureDisabled, "Custom OAuth providers are disabled");
 
     static IResult ScimDisabled() =>
         throw ApiError.NotFound(ErrorCode.FeatureDisabled, "SCIM server is disabled");

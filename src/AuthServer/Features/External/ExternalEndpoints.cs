@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using AuthServer.Config;
 using AuthServer.Data;
+using AuthServer.Features.External.Providers;
 using AuthServer.Features.Identity;
 using AuthServer.Features.Signup;
 using AuthServer.Http;
@@ -40,22 +41,10 @@ internal static class ExternalEndpoints
     internal static async Task<string> StartAsync(HttpContext http, UserRow? linkingTarget, CancellationToken ct)
     {
         var services = http.RequestServices;
-        var external = services.GetRequiredService<ExternalOptions>();
         var api = services.GetRequiredService<ApiOptions>();
         var query = http.Request.Query;
         var name = query["provider"].ToString().Trim().ToLowerInvariant();
-        var provider = external.Find(name);
-        var problem = provider switch
-        {
-            null => $"Provider {name} could not be found",
-            { Enabled: false } => "provider is not enabled",
-            { ClientIds.Count: 0 } => "missing OAuth client ID",
-            { Secret.Length: 0 } => "missing OAuth secret",
-            _ => null,
-        };
-        if (problem is not null)
-            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unsupported provider: " + problem);
-
+        var provider = await ExternalProviders.FindAsync(services, name, ct);
         var (challenge, method) = PkceParams(query["code_challenge"].ToString(), query["code_challenge_method"].ToString());
         var db = services.GetRequiredService<NpgsqlDataSource>();
         var inviteToken = query["invite_token"].ToString() is { Length: > 0 } invite ? invite : null;
@@ -66,33 +55,23 @@ internal static class ExternalEndpoints
                 throw ApiError.NotFound(ErrorCode.UserNotFound, "User identified by token not found");
         }
 
-        var endpoints = await Endpoints(services.GetRequiredService<IdTokens>(), provider!, ct);
         var state = Guid.NewGuid();
         var verifier = Secrets.NewToken();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var forwarded = query.Where(kv => !NotForwarded.Contains(kv.Key))
+            .Select(kv => KeyValuePair.Create(kv.Key == "workos_provider" ? "provider" : kv.Key, kv.Value.ToString()));
+        var idTokens = services.GetRequiredService<IdTokens>();
+        string url;
+        if (provider.Spec is { OAuth1: true })
+            // Twitter's request token (and its secret) is kept server-side in the flow, where PKCE keeps its verifier.
+            (url, verifier) = await Twitter.StartAsync(idTokens.Http, provider, state.ToString(), services.GetRequiredService<TimeProvider>(), ct);
+        else
+            url = await OAuthExchange.AuthorizeUrlAsync(idTokens, provider, state.ToString(), verifier, query["scopes"].ToString(),
+                forwarded, ct);
         await using (var conn = await db.OpenConnectionAsync(ct))
-            await FlowStateQueries.CreateAsync(conn, state, provider!.Name, Guid.NewGuid().ToString(), challenge, method,
+            await FlowStateQueries.CreateAsync(conn, state, name, Guid.NewGuid().ToString(), challenge, method,
                 Redirects.Referrer(http, api), inviteToken, linkingTarget?.Id, Guid.NewGuid(), verifier, now, ct);
-
-        // Apple knows only `name` and `email`, and then answers by form_post (GoTrue provider/apple.go).
-        var scopes = provider.Name == "apple" ? new List<string> { "name", "email" } : ["openid", "email", "profile"];
-        foreach (var scope in query["scopes"].ToString().Split([' ', ','], StringSplitOptions.RemoveEmptyEntries))
-            if (!scopes.Contains(scope)) scopes.Add(scope);
-        var parameters = new List<KeyValuePair<string, string>>
-        {
-            new("client_id", provider.ClientIds[0]),
-            new("redirect_uri", provider.RedirectUri),
-            new("response_type", "code"),
-            new("scope", string.Join(' ', scopes)),
-            new("state", state.ToString()),
-            new("code_challenge", Base64Url.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)))),
-            new("code_challenge_method", "S256"),
-        };
-        if (provider.Name == "apple") parameters.Add(new("response_mode", "form_post"));
-        foreach (var (key, value) in query)
-            if (!NotForwarded.Contains(key))
-                parameters.Add(new(key == "workos_provider" ? "provider" : key, value.ToString()));
-        return RedirectUrls.WithQuery(endpoints.AuthorizationEndpoint, parameters);
+        return url;
     }
 
     static async Task<IResult> CallbackAsync(HttpContext http, CancellationToken ct)
@@ -108,7 +87,7 @@ internal static class ExternalEndpoints
         // State problems go to SITE_URL (303), with the error in the query only.
         var stateText = Param("state");
         if (stateText.Length == 0)
-            return StateError(api, ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth state parameter missing"));
+            return CallbackErrors.StateError(api, ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth state parameter missing"));
         FlowStateRow? flow = null;
         if (Guid.TryParse(stateText, out var stateId))
         {
@@ -116,9 +95,9 @@ internal static class ExternalEndpoints
             flow = await FlowStateQueries.FindAsync(conn, stateId, forUpdate: false, ct);
         }
         if (flow is null || now > DateTime.SpecifyKind(flow.CreatedAt ?? DateTime.MinValue, DateTimeKind.Utc) + external.FlowStateExpiry)
-            return StateError(api, ApiError.BadRequest(ErrorCode.BadOAuthState, "OAuth callback with invalid state"));
+            return CallbackErrors.StateError(api, ApiError.BadRequest(ErrorCode.BadOAuthState, "OAuth callback with invalid state"));
         if (flow.UserId is not null || flow.AuthCodeIssuedAt is not null)
-            return StateError(api, ApiError.BadRequest(ErrorCode.FlowStateAlreadyUsed, "State has already been used"));
+            return CallbackErrors.StateError(api, ApiError.BadRequest(ErrorCode.FlowStateAlreadyUsed, "State has already been used"));
 
         var target = external.RedirectUrl ?? (string.IsNullOrEmpty(flow.Referrer) ? api.SiteUrl : flow.Referrer);
         try
@@ -127,7 +106,7 @@ internal static class ExternalEndpoints
         }
         catch (Exception e) when (e is ApiError or OAuthError or IssuerUnavailableException)
         {
-            return ErrorRedirect(target, e);
+            return CallbackErrors.ErrorRedirect(target, e);
         }
     }
 
@@ -139,15 +118,22 @@ internal static class ExternalEndpoints
         var idTokens = services.GetRequiredService<IdTokens>();
         if (param("error") is { Length: > 0 } providerError)
             throw new OAuthError(providerError, param("error_description"));
-        var code = param("code");
-        if (code.Length == 0)
-            throw ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth callback with missing authorization code missing");
-        var provider = external.Find(flow.ProviderType) is { Enabled: true } p ? p
-            : throw ApiError.BadRequest("oauth_provider_not_supported", "Unsupported provider: " + flow.ProviderType);
+        var provider = await ExternalProviders.FindAsync(services, flow.ProviderType ?? "", ct, "oauth_provider_not_supported");
 
         // Network first, transaction after (STYLE §4).
-        var (data, providerToken, providerRefreshToken) = await ExchangeAsync(idTokens, provider, code, flow.CodeVerifier,
-            new DateTimeOffset(now, TimeSpan.Zero), ct);
+        ExternalUser data;
+        string? providerToken, providerRefreshToken = null;
+        if (provider.Spec is { OAuth1: true })
+            (data, providerToken) = await Twitter.CompleteAsync(idTokens.Http, provider, flow.CodeVerifier ?? "",
+                param("oauth_token"), param("oauth_verifier"), new DateTimeOffset(now, TimeSpan.Zero), ct);
+        else
+        {
+            var code = param("code");
+            if (code.Length == 0)
+                throw ApiError.BadRequest(ErrorCode.BadOAuthCallback, "OAuth callback with missing authorization code missing");
+            (data, providerToken, providerRefreshToken) = await OAuthExchange.ExchangeAsync(idTokens, provider, code,
+                flow.CodeVerifier, new DateTimeOffset(now, TimeSpan.Zero), ct);
+        }
         if (string.IsNullOrEmpty(data.Email) && !provider.EmailOptional)
             throw ApiError.Internal("Error getting user email from external provider");
 
@@ -219,82 +205,6 @@ internal static class ExternalEndpoints
         return Results.Redirect(RedirectUrls.WithFragment(target, fragment));
     }
 
-    /// Code → tokens at the provider's token endpoint; the user from its ID token, else from userinfo.
-    static async Task<(ExternalUser User, string? AccessToken, string? RefreshToken)> ExchangeAsync(IdTokens idTokens,
-        OidcProviderOptions provider, string code, string? verifier, DateTimeOffset now, CancellationToken ct)
-    {
-        var endpoints = await Endpoints(idTokens, provider, ct);
-        var form = new Dictionary<string, string>
-        {
-            ["grant_type"] = "authorization_code",
-            ["code"] = code,
-            ["redirect_uri"] = provider.RedirectUri,
-            ["client_id"] = provider.ClientIds[0],
-            ["client_secret"] = provider.Secret,
-        };
-        if (!string.IsNullOrEmpty(verifier)) form["code_verifier"] = verifier;
-        JsonElement tokens;
-        try
-        {
-            using var response = await idTokens.Http.PostAsync(endpoints.TokenEndpoint, new FormUrlEncodedContent(form), ct);
-            if (!response.IsSuccessStatusCode) throw new HttpRequestException($"token endpoint answered {(int)response.StatusCode}");
-            tokens = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement.Clone();
-        }
-        catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException)
-        {
-            throw ApiError.Internal("Unable to exchange external code", e);
-        }
-        string? Str(JsonElement o, string key) =>
-            o.ValueKind == JsonValueKind.Object && o.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        var accessToken = Str(tokens, "access_token");
-        var refreshToken = Str(tokens, "refresh_token");
-
-        JsonElement claims;
-        if (Str(tokens, "id_token") is { } idToken)
-        {
-            try
-            {
-                var verified = await idTokens.VerifyAsync(idToken, provider.AcceptedIssuers, now, accessToken, ct);
-                if (!verified.Audiences.Contains(provider.ClientIds[0]))
-                    throw new IdTokenInvalidException("audience");
-                claims = verified.Claims;
-            }
-            catch (Exception e) when (e is IdTokenInvalidException or IdTokenIssuerException)
-            {
-                throw ApiError.Internal("Error getting user profile from external provider", e);
-            }
-        }
-        else
-        {
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, endpoints.UserInfoEndpoint);
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-                using var response = await idTokens.Http.SendAsync(request, ct);
-                if (!response.IsSuccessStatusCode) throw new HttpRequestException($"userinfo answered {(int)response.StatusCode}");
-                claims = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)).RootElement.Clone();
-            }
-            catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException or InvalidOperationException)
-            {
-                throw ApiError.Internal("Error getting user profile from external provider", e);
-            }
-        }
-        return (ExternalUser.FromClaims(claims, provider), accessToken, refreshToken);
-    }
-
-    static async Task<Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectConfiguration> Endpoints(
-        IdTokens idTokens, OidcProviderOptions provider, CancellationToken ct)
-    {
-        try
-        {
-            return await idTokens.GetConfigurationAsync(provider.Issuer, ct);
-        }
-        catch (IssuerUnavailableException e)
-        {
-            throw new ApiError(503, ErrorCode.UnexpectedFailure, "Unable to reach the identity provider, please retry", e);
-        }
-    }
-
     /// GoTrue `validatePKCEParams`: both or neither, 43–128 characters, `s256` or `plain` (stored lower-case).
     internal static (string? Challenge, string? Method) PkceParams(string challenge, string method)
     {
@@ -307,54 +217,5 @@ internal static class ExternalEndpoints
         if (challenge.Length is < 43 or > 128)
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "code challenge has to be between 43 and 128 characters");
         return (challenge, method);
-    }
-
-    static IResult StateError(ApiOptions api, ApiError error) => new SeeOther(RedirectUrls.WithQuery(api.SiteUrl,
-    [
-        new("error", OAuthErrorName(error)), new("error_code", error.Code), new("error_description", error.Message),
-    ]));
-
-    /// Errors after the state check: 302 to the target with the error in the query and the fragment.
-    static IResult ErrorRedirect(string target, Exception e)
-    {
-        var values = new List<KeyValuePair<string, string>>();
-        if (e is OAuthError oauth)
-        {
-            values.Add(new("error", oauth.Error));
-            if (oauth.Description.Length > 0) values.Add(new("error_description", oauth.Description));
-        }
-        else
-        {
-            var error = e as ApiError ?? new ApiError(503, ErrorCode.UnexpectedFailure,
-                "Unable to reach the identity provider, please retry", e);
-            values.Add(new("error", OAuthErrorName(error)));
-            values.Add(new("error_code", error.Code));
-            values.Add(new("error_description", error.Message));
-        }
-        var url = RedirectUrls.WithQuery(target, values);
-        return Results.Redirect(RedirectUrls.WithFragment(url, [.. values, new("sb", "")]));
-    }
-
-    static string OAuthErrorName(ApiError error) => error.Code switch
-    {
-        ErrorCode.SignupDisabled or ErrorCode.UserBanned or ErrorCode.ProviderEmailNeedsVerification => "access_denied",
-        _ => error.Status switch
-        {
-            400 => "invalid_request",
-            401 => "unauthorized_client",
-            403 => "access_denied",
-            503 => "temporarily_unavailable",
-            _ => "server_error",
-        },
-    };
-
-    sealed class SeeOther(string location) : IResult
-    {
-        public Task ExecuteAsync(HttpContext http)
-        {
-            http.Response.StatusCode = StatusCodes.Status303SeeOther;
-            http.Response.Headers.Location = location;
-            return Task.CompletedTask;
-        }
     }
 }

@@ -22,7 +22,7 @@ internal static class HealthEndpoints
     [
         "apple", "azure", "bitbucket", "discord", "facebook", "snapchat", "figma", "fly", "github", "gitlab",
         "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify", "slack", "slack_oidc",
-        "workos", "twitch", "twitter",
+        "workos", "twitch", "twitter", "vercel_marketplace", "x",
     ];
 
     static JsonObject Settings(AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn)

@@ -138,7 +138,8 @@ internal static class IdTokenGrant
     static ResolvedProvider Resolve(IdTokenRequest body, ExternalOptions external)
     {
         var name = body.Provider?.Trim().ToLowerInvariant();
-        var options = external.Find(name)
+        // Plain OAuth 2.0 providers (GitHub, Discord…) have no ID tokens: unknown here, as in GoTrue's switch.
+        var options = (external.Find(name) is { Spec: not null, Issuer.Length: 0 } ? null : external.Find(name))
             ?? (string.IsNullOrEmpty(name) && body.Issuer is { Length: > 0 } issuer
                 ? external.Providers.Values.FirstOrDefault(p => p.AcceptedIssuers.Contains(issuer.TrimEnd('/')))
                 : null);
