@@ -18,6 +18,7 @@ using AuthServer.Features.Recover;
 using AuthServer.Features.Resend;
 using AuthServer.RateLimits;
 using AuthServer.Features.Signup;
+using AuthServer.Features.Sso;
 using AuthServer.Features.Token;
 using AuthServer.Features.User;
 using AuthServer.Features.Verify;
@@ -69,6 +70,7 @@ try
     captcha = CaptchaOptions.Load(env);
     dbTimeouts = DbTimeoutOptions.Load(env);
     smsOptions = SmsOptions.Load(env);
+    builder.Services.AddSso(env);
     builder.Logging.Configure(env);
 }
 catch (ConfigException e)
@@ -180,6 +182,7 @@ app.MapAdmin();
 app.MapDbConnectionSignup();
 app.MapConnectionAdmin();
 app.MapProfile();
+app.MapSso();
 app.MapDisabledFeatures();
 app.MapFallback(() => Results.Text("404 page not found\n", "text/plain", statusCode: 404));
 

@@ -83,7 +83,7 @@ internal static class UnbuiltFeatures
         foreach (var name in new[]
                  {
                      "GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED",
-                     "GOTRUE_SAML_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
+                     "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "GOTRUE_CUSTOM_OAUTH_ENABLED",
                  })
