@@ -103,7 +103,6 @@ public sealed class BootParityTests
     [InlineData("GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED", "true")]
     [InlineData("GOTRUE_PASSKEY_ENABLED", "true")]
     [InlineData("GOTRUE_OAUTH_SERVER_ENABLED", "true")]
-    [InlineData("GOTRUE_SAML_ENABLED", "true")]
     [InlineData("GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "true")]
     [InlineData("GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED", "true")]
     [InlineData("GOTRUE_CUSTOM_OAUTH_ENABLED", "true")]
@@ -287,7 +286,7 @@ public sealed class BootParityTests
     [Fact]
     public async Task Server_UnbuiltFeaturesOn_BootsWithOneWarningEachAndAnswersAsFeatureOff()
     {
-        string[] flags = ["GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED", "GOTRUE_SAML_ENABLED"];
+        string[] flags = ["GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED", "GOTRUE_PASSKEY_ENABLED", "GOTRUE_OAUTH_SERVER_ENABLED"];
         var db = await (await PostgresCluster.GetAsync()).CloneTemplateAsync(nameof(BootParityTests));
         await using var server = await ServerProcess.StartAsync(db, flags.ToDictionary(f => f, _ => "true"));
         using var client = server.CreateClient();

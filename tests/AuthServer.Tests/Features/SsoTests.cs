@@ -234,6 +234,9 @@ public sealed class SsoTests(SamlFixture server) : IClassFixture<SamlFixture>
 
         var download = await client.GetAsync("/sso/saml/metadata?download=true");
         Assert.Equal("attachment; filename=\"metadata.xml\"", download.Content.Headers.ContentDisposition!.ToString());
+        var settings = await server.OkJsonAsync(await client.GetAsync("/settings"));
+        Assert.True((bool)settings["saml_enabled"]!);
+        Assert.False((bool)settings["saml_private_key_next_configured"]!);
     }
 
     [Fact]

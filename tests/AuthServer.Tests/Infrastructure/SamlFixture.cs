@@ -7,7 +7,7 @@ using System.Web;
 namespace AuthServer.Tests.Infrastructure;
 
 /// <summary>GOTRUE_SAML_ENABLED with a fresh SP key, and helpers for the IdP round trip.</summary>
-public sealed class SamlFixture : AuthServerFixture
+public class SamlFixture : AuthServerFixture
 {
     public static readonly string SpKey = Convert.ToBase64String(RSA.Create(2048).ExportRSAPrivateKey());
     public const string Acs = "http://localhost:9999/sso/saml/acs";
@@ -75,5 +75,15 @@ public sealed class SamlFixture : AuthServerFixture
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
         var location = response.Headers.Location!.ToString();
         return HttpUtility.ParseQueryString(location[(location.IndexOf('#') + 1)..]);
+    }
+}
+
+/// <summary>SAML with GOTRUE_SAML_ALLOW_ENCRYPTED_ASSERTIONS=true.</summary>
+public sealed class SamlEncryptedFixture : SamlFixture
+{
+    protected override void Configure(IDictionary<string, string> settings)
+    {
+        base.Configure(settings);
+        settings["GOTRUE_SAML_ALLOW_ENCRYPTED_ASSERTIONS"] = "true";
     }
 }

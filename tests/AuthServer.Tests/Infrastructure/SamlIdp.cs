@@ -122,6 +122,27 @@ public sealed class SamlIdp
         element.InsertAfter(signature, issuer);
     }
 
+    /// <summary>Replaces the assertion by an EncryptedAssertion: AES-256-CBC, the key wrapped with RSA-OAEP to <paramref name="recipient"/>.</summary>
+    public static void Encrypt(XmlDocument doc, RSA recipient)
+    {
+        var assertion = AssertionOf(doc);
+        using var aes = Aes.Create();
+        aes.KeySize = 256;
+        var data = new EncryptedData
+        {
+            Type = EncryptedXml.XmlEncElementUrl,
+            EncryptionMethod = new EncryptionMethod(EncryptedXml.XmlEncAES256Url),
+        };
+        data.CipherData.CipherValue = new EncryptedXml().EncryptData(assertion, aes, false);
+        var key = new EncryptedKey { EncryptionMethod = new EncryptionMethod(EncryptedXml.XmlEncRSAOAEPUrl) };
+        key.CipherData = new CipherData(EncryptedXml.EncryptKey(aes.Key, recipient, true));
+        data.KeyInfo = new KeyInfo();
+        data.KeyInfo.AddClause(new KeyInfoEncryptedKey(key));
+        var wrapper = doc.CreateElement("saml", "EncryptedAssertion", AssertionNs);
+        wrapper.AppendChild(doc.ImportNode(data.GetXml(), true));
+        doc.DocumentElement!.ReplaceChild(wrapper, assertion);
+    }
+
     public static string Encode(XmlDocument doc) => Convert.ToBase64String(Encoding.UTF8.GetBytes(doc.OuterXml));
 
     /// <summary>The AuthnRequest ID and RelayState of the URL /sso answered, after checking our SP signed it.</summary>

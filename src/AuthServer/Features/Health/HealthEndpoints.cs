@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
+using AuthServer.Features.Sso;
 
 namespace AuthServer.Features.Health;
 
@@ -14,7 +15,8 @@ internal static class HealthEndpoints
             ["name"] = "GoTrue",
             ["description"] = "GoTrue is a user registration and authentication API",
         }));
-        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external) => Results.Json(Settings(auth, external)));
+        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external, SamlOptions saml) =>
+            Results.Json(Settings(auth, external, saml)));
     }
 
     static readonly string[] OAuthProviders =
@@ -24,7 +26,7 @@ internal static class HealthEndpoints
         "workos", "twitch", "twitter",
     ];
 
-    static JsonObject Settings(AuthOptions auth, ExternalOptions external)
+    static JsonObject Settings(AuthOptions auth, ExternalOptions external, SamlOptions saml)
     {
         var externalJson = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
         foreach (var provider in OAuthProviders) externalJson[provider] = external.IsEnabled(provider);
@@ -38,8 +40,8 @@ internal static class HealthEndpoints
             ["mailer_autoconfirm"] = auth.MailerAutoconfirm,
             ["phone_autoconfirm"] = auth.SmsAutoconfirm,
             ["sms_provider"] = auth.SmsProvider,
-            ["saml_enabled"] = false,
-            ["saml_private_key_next_configured"] = false,
+            ["saml_enabled"] = saml.Enabled,
+            ["saml_private_key_next_configured"] = saml.NextKey is not null,
             ["passkeys_enabled"] = false,
         };
     }
