@@ -8,6 +8,7 @@ namespace AuthServer.Tests.Security;
 /// otherwise sign in: every one is refused with GoTrue's error (303 to the site URL, `validation_failed`,
 /// "SAML Assertion is not valid") and creates no user. CATALOGUE.md "SAML".
 /// </summary>
+[Trait("catalogue", "SAML")]
 public sealed class SamlAttackTests(SamlFixture server) : IClassFixture<SamlFixture>
 {
     const string NotValid = "SAML Assertion is not valid";

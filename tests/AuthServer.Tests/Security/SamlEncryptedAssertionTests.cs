@@ -5,6 +5,7 @@ using AuthServer.Tests.Infrastructure;
 namespace AuthServer.Tests.Security;
 
 /// <summary>GOTRUE_SAML_ALLOW_ENCRYPTED_ASSERTIONS=true: encrypted to our key signs in; anything else is refused.</summary>
+[Trait("catalogue", "SAML")]
 public sealed class SamlEncryptedAssertionTests(SamlEncryptedFixture server) : IClassFixture<SamlEncryptedFixture>
 {
     static RSA SpKey()
