@@ -123,6 +123,25 @@ public sealed class SsoTests(SamlFixture server) : IClassFixture<SamlFixture>
     }
 
     [Fact]
+    public async Task SignIn_AssertionAndResponseBothSigned_Accepted()
+    {
+        var idp = new SamlIdp();
+        var domain = Domain();
+        await server.CreateProviderAsync(idp, [domain]);
+        var (requestId, relayState) = await server.StartAsync(new { domain, skip_http_redirect = true });
+        var doc = idp.Build(new SamlIdp.Response
+        {
+            Acs = SamlFixture.Acs,
+            Audience = SamlFixture.EntityId,
+            InResponseTo = requestId,
+            NameId = $"both@{domain}",
+        });
+        idp.Sign(SamlIdp.AssertionOf(doc));
+        idp.Sign(doc.DocumentElement!);
+        Assert.NotNull(SamlFixture.Fragment(await server.PostAcsAsync(SamlIdp.Encode(doc), relayState))["access_token"]);
+    }
+
+    [Fact]
     public async Task SignIn_TransientNameIdWithoutSubjectId_RedirectsSamlAssertionNoUserId()
     {
         var idp = new SamlIdp();
