@@ -19,12 +19,11 @@ internal static class SsoModule
     public static void MapSso(this IEndpointRouteBuilder app)
     {
         // GoTrue serves the admin routes whether SAML is on or not.
-        var admin = app.MapGroup("/admin/sso/providers");
-        admin.MapGet("", SsoAdminEndpoints.ListAsync);
-        admin.MapPost("", SsoAdminEndpoints.CreateAsync);
-        admin.MapGet("/{idpId}", SsoAdminEndpoints.GetAsync);
-        admin.MapPut("/{idpId}", SsoAdminEndpoints.UpdateAsync);
-        admin.MapDelete("/{idpId}", SsoAdminEndpoints.DeleteAsync);
+        app.MapGet("/admin/sso/providers", SsoAdminEndpoints.ListAsync);
+        app.MapPost("/admin/sso/providers", SsoAdminEndpoints.CreateAsync);
+        app.MapGet("/admin/sso/providers/{idpId}", SsoAdminEndpoints.GetAsync);
+        app.MapPut("/admin/sso/providers/{idpId}", SsoAdminEndpoints.UpdateAsync);
+        app.MapDelete("/admin/sso/providers/{idpId}", SsoAdminEndpoints.DeleteAsync);
 
         if (!app.ServiceProvider.GetRequiredService<SamlOptions>().Enabled)
         {
