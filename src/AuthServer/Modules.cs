@@ -23,6 +23,7 @@ global using AuthServer.Features.Reauthenticate;
 global using AuthServer.Features.Recover;
 global using AuthServer.Features.Resend;
 global using AuthServer.Features.Signup;
+global using AuthServer.Features.Sso;
 global using AuthServer.Features.Token;
 global using AuthServer.Features.User;
 global using AuthServer.Features.Verify;

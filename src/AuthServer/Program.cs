@@ -27,6 +27,7 @@ try
     builder.Services.AddPasskeys(env);
     builder.Services.AddOAuthServer(env);
     builder.Services.AddCustomProviders(env);
+    builder.Services.AddSso(env);
 }
 catch (ConfigException e)
 {
@@ -71,6 +72,7 @@ app.MapAdmin();
 app.MapDbConnections();
 app.MapConsole();
 app.MapProfile();
+app.MapSso();
 app.MapDisabledFeatures();
 app.MapOAuthServer();
 await app.RunAsync();

@@ -102,6 +102,11 @@ MAIL_API_PORT=$(pg_free_port "")
 SMTP_PORT=$(pg_free_port "")
 INBOX_PORT=$(pg_free_port "")
 JWT_SECRET=$(new_jwt_secret)
+# The SAML service provider's key (sso.test.mjs): base64 PKCS#1 DER, as GOTRUE_SAML_PRIVATE_KEY wants it.
+SAML_PRIVATE_KEY=$(node -e '
+const { generateKeyPairSync } = require("node:crypto");
+const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+console.log(privateKey.export({ type: "pkcs1", format: "der" }).toString("base64"));')
 API_URL="http://127.0.0.1:$API_PORT"
 MAIL_API_URL="http://127.0.0.1:$MAIL_API_PORT"
 INBOX_URL="http://127.0.0.1:$INBOX_PORT"
@@ -235,6 +240,8 @@ start_server() { # start_server PORT AUTOCONFIRM LOG — prints the pid
             GOTRUE_MFA_PHONE_ENROLL_ENABLED=true \
             GOTRUE_MFA_PHONE_VERIFY_ENABLED=true \
             GOTRUE_MFA_PHONE_MAX_FREQUENCY=30s \
+            GOTRUE_SAML_ENABLED=true \
+            GOTRUE_SAML_PRIVATE_KEY="$SAML_PRIVATE_KEY" \
             GOTRUE_MAILER_TEMPLATES_CONFIRMATION="$WORK/templates/CONFIRMATION.html" \
             GOTRUE_MAILER_TEMPLATES_INVITE="$WORK/templates/INVITE.html" \
             GOTRUE_MAILER_TEMPLATES_RECOVERY="$WORK/templates/RECOVERY.html" \

@@ -85,7 +85,6 @@ internal static class UnbuiltFeatures
     {
         foreach (var name in new[]
                  {
-                     "GOTRUE_SAML_ENABLED",
                      "GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED",
                      "GOTRUE_EXPERIMENTAL_SCIM_ENABLED",
                  })

@@ -6,13 +6,14 @@ using Npgsql;
 namespace AuthServer.Data;
 
 /// Credentials we accept once although GoTrue accepts them again while they are valid (ID tokens,
-/// security-tests I5; signed Web3 messages): each kind has a table keyed by the SHA-256 of the credential.
+/// security-tests I5; signed Web3 messages; SAML assertions): each kind has a table keyed by the SHA-256 of the credential.
 internal static class SingleUse
 {
     public sealed record Kind(string Table, string KeyColumn);
 
     public static readonly Kind IdToken = new("authserver.used_id_tokens", "token_sha256");
     public static readonly Kind Web3Message = new("authserver.used_web3_messages", "message_sha256");
+    public static readonly Kind SamlAssertion = new("authserver.used_saml_assertions", "assertion_sha256");
 
     /// Records the credential as used; false if it was used before. Call it inside the grant's transaction:
     /// a sign-in that fails later does not burn the credential, and a concurrent second use waits on the

@@ -53,6 +53,16 @@ internal static class ErrorCode
     public const string FeatureDisabled = "feature_disabled";
     public const string SamlProviderDisabled = "saml_provider_disabled";
     public const string SsoProviderNotFound = "sso_provider_not_found";
+    public const string SsoProviderDisabled = "sso_provider_disabled";
+    public const string SsoDomainAlreadyExists = "sso_domain_already_exists";
+    public const string SamlRelayStateNotFound = "saml_relay_state_not_found";
+    public const string SamlRelayStateExpired = "saml_relay_state_expired";
+    public const string SamlIdpNotFound = "saml_idp_not_found";
+    public const string SamlIdpAlreadyExists = "saml_idp_already_exists";
+    public const string SamlAssertionNoUserId = "saml_assertion_no_user_id";
+    public const string SamlAssertionNoEmail = "saml_assertion_no_email";
+    public const string SamlMetadataFetchFailed = "saml_metadata_fetch_failed";
+    public const string SamlEntityIdMismatch = "saml_entity_id_mismatch";
     public const string PasskeyDisabled = "passkey_disabled";
     // Passkeys and WebAuthn (GoTrue apierrors/errorcode.go, issue 15).
     public const string TooManyPasskeys = "too_many_passkeys";

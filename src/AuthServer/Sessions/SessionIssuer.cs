@@ -21,7 +21,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
     /// in the same round trip instead of a second one.
     public async Task<JsonObject> StartAsync(NpgsqlConnection conn, Guid userId, string amrMethod, HttpContext http,
         DateTime now, CancellationToken ct, JsonObject? weakPassword = null, string provider = "email", UserRow? auditAs = null,
-        JsonObject? loginTraits = null, Guid? oauthClientId = null, string? scopes = null)
+        JsonObject? loginTraits = null, Guid? oauthClientId = null, string? scopes = null, DateTime? notAfter = null)
     {
         // The `login` audit row's traits: the provider, or what the caller describes (Web3: chain, address…).
         var traits = loginTraits ?? new JsonObject { ["provider"] = provider };
@@ -36,9 +36,9 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
             $"""
             with s as (
                 insert into auth.sessions (id, user_id, created_at, updated_at, aal, user_agent, ip,
-                    refresh_token_hmac_key, refresh_token_counter, oauth_client_id, scopes)
+                    refresh_token_hmac_key, refresh_token_counter, oauth_client_id, scopes, not_after)
                 values (@sessionId, @userId, @now, @now, 'aal1', @userAgent, nullif(@ip, '')::inet,
-                    @storedKey, case when @v2 then 0 end, @oauthClientId, @scopes)
+                    @storedKey, case when @v2 then 0 end, @oauthClientId, @scopes, @notAfter)
             ), rt as (
                 insert into auth.refresh_tokens (instance_id, token, user_id, revoked, created_at, updated_at, parent, session_id)
                 select '00000000-0000-0000-0000-000000000000', @refreshToken, @userIdText, false, @now, @now, '', @sessionId
@@ -64,6 +64,7 @@ internal sealed partial class SessionIssuer(AccessTokens tokens, JwtOptions jwt,
                 now,
                 refreshToken,
                 amrMethod,
+                notAfter,
                 v2,
                 storedKey,
                 userAgent = ClientInfo.UserAgent(http),

@@ -99,7 +99,6 @@ public sealed class BootParityTests
     // ---- Unbuilt features: one warning each, never a refused boot ----
 
     [Theory]
-    [InlineData("GOTRUE_SAML_ENABLED", "true")]
     [InlineData("GOTRUE_EXPERIMENTAL_SCIM_ENABLED", "true")]
     [InlineData("GOTRUE_EXTERNAL_WEB3_KASPA_ENABLED", "true")]
     public void UnbuiltFeatures_SwitchedOn_OneWarningNamingIt(string name, string value)
@@ -282,14 +281,14 @@ public sealed class BootParityTests
     [Fact]
     public async Task Server_UnbuiltFeaturesOn_BootsWithOneWarningEachAndAnswersAsFeatureOff()
     {
-        string[] flags = ["GOTRUE_SAML_ENABLED"];
+        string[] flags = ["GOTRUE_EXPERIMENTAL_SCIM_ENABLED"];
         var db = await (await PostgresCluster.GetAsync()).CloneTemplateAsync(nameof(BootParityTests));
         await using var server = await ServerProcess.StartAsync(db, flags.ToDictionary(f => f, _ => "true"));
         using var client = server.CreateClient();
 
-        var passkeys = await client.PostAsync("/passkeys/registration/options", null);
+        var scim = await client.GetAsync("/scim/v2/Users");
 
-        await ApiAssert.ErrorAsync(passkeys, 404, "passkey_disabled", "Passkeys are disabled");
+        await ApiAssert.ErrorAsync(scim, 404, "feature_disabled", "SCIM server is disabled");
         foreach (var flag in flags)
             Assert.Single(server.Output.Split('\n'), line => line.Contains(flag + " is on, but this feature is not built yet", StringComparison.Ordinal));
     }

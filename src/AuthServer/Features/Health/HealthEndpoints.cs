@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using AuthServer.Config;
+using AuthServer.Features.Sso;
 
 namespace AuthServer.Features.Health;
 
@@ -14,8 +15,8 @@ internal static class HealthEndpoints
             ["name"] = "GoTrue",
             ["description"] = "GoTrue is a user registration and authentication API",
         }));
-        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn) =>
-            Results.Json(Settings(auth, external, webAuthn)));
+        app.MapGet("/settings", (AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn, SamlOptions saml) =>
+            Results.Json(Settings(auth, external, webAuthn, saml)));
     }
 
     static readonly string[] OAuthProviders =
@@ -25,7 +26,7 @@ internal static class HealthEndpoints
         "workos", "twitch", "twitter", "vercel_marketplace", "x",
     ];
 
-    static JsonObject Settings(AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn)
+    static JsonObject Settings(AuthOptions auth, ExternalOptions external, WebAuthnOptions webAuthn, SamlOptions saml)
     {
         var externalJson = new JsonObject { ["anonymous_users"] = auth.AnonymousEnabled };
         foreach (var provider in OAuthProviders) externalJson[provider] = external.IsEnabled(provider);
@@ -39,8 +40,8 @@ internal static class HealthEndpoints
             ["mailer_autoconfirm"] = auth.MailerAutoconfirm,
             ["phone_autoconfirm"] = auth.SmsAutoconfirm,
             ["sms_provider"] = auth.SmsProvider,
-            ["saml_enabled"] = false,
-            ["saml_private_key_next_configured"] = false,
+            ["saml_enabled"] = saml.Enabled,
+            ["saml_private_key_next_configured"] = saml.NextKey is not null,
             ["passkeys_enabled"] = webAuthn.PasskeyEnabled,
         };
     }

@@ -9,7 +9,7 @@ namespace AuthServer.Features.Identity;
 internal sealed record ExternalUser(string Subject, string? Email, bool EmailVerified, JsonObject IdentityData)
 {
     // GoTrue `provider.Claims` string fields, copied when non-empty (`structs:",omitempty"`).
-    static readonly string[] StandardStrings =
+    internal static readonly string[] StandardStrings =
     [
         "iss", "sub", "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
         "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "phone", "full_name",

@@ -99,7 +99,7 @@ internal static class IdentityQueries
     /// A user created by an external identity: no password, `app_metadata = {provider, providers}`,
     /// `user_metadata` = the identity's claims (GoTrue `signupNewUser` from `SignupParams`).
     public static Task CreateUserAsync(NpgsqlConnection conn, Guid id, string aud, string role, string? email,
-        string provider, JsonObject identityData, DateTime now, CancellationToken ct)
+        string provider, JsonObject identityData, DateTime now, CancellationToken ct, bool ssoUser = false)
     {
         var appMeta = new JsonObject { ["provider"] = provider, ["providers"] = new JsonArray(provider) };
         return conn.ExecuteAsync(new CommandDefinition(
@@ -108,10 +108,10 @@ internal static class IdentityQueries
                 instance_id, id, aud, role, email, encrypted_password, confirmation_token, recovery_token,
                 email_change_token_new, email_change, email_change_token_current, phone_change, phone_change_token,
                 reauthentication_token, raw_app_meta_data, raw_user_meta_data, is_super_admin, created_at, updated_at,
-                is_anonymous)
+                is_anonymous, is_sso_user)
             values (
                 '00000000-0000-0000-0000-000000000000', @id, @aud, @role, @email, '', '', '', '', '', '', '', '', '',
-                @appMeta::jsonb, @userMeta::jsonb, false, @now, @now, false)
+                @appMeta::jsonb, @userMeta::jsonb, false, @now, @now, false, @ssoUser)
             """, new
             {
                 id,
@@ -119,6 +119,7 @@ internal static class IdentityQueries
                 role,
                 email,
                 now,
+                ssoUser,
                 appMeta = appMeta.ToJsonString(),
                 userMeta = identityData.ToJsonString(),
             }, cancellationToken: ct));
