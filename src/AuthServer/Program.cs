@@ -36,7 +36,7 @@ catch (ConfigException e)
 }
 
 var app = builder.Build();
-foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning); // README "Configuration"
+foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning); // README "Running the published server"
 try
 {
     await app.MigrateDatabaseAsync();

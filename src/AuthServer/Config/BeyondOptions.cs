@@ -1,6 +1,6 @@
 namespace AuthServer.Config;
 
-/// <summary>The `public.users` profile layer (ours; README "Profiles").</summary>
+/// <summary>The `public.users` profile layer (ours; docs/beyond-gotrue.md "Profiles").</summary>
 internal sealed class ProfileOptions
 {
     /// <summary>`GOTRUE_PROFILE_AUTO_CREATE` (default true): the auth.users insert trigger creates the
@@ -13,7 +13,7 @@ internal sealed class ProfileOptions
     };
 }
 
-/// <summary>`POST /dbconnections/signup` (ours; README "Database connections").</summary>
+/// <summary>`POST /dbconnections/signup` (ours; docs/beyond-gotrue.md "Database connections").</summary>
 internal sealed class DbConnectionOptions
 {
     /// <summary>`GOTRUE_DBCONNECTIONS_DEFAULT_NAME`: name of the connection seeded at start-up when no
@@ -45,7 +45,7 @@ internal sealed class DbConnectionOptions
     };
 }
 
-/// <summary>Cookie sessions (README "Cookie sessions"). Names follow GoTrue's `GOTRUE_COOKIE_*`.</summary>
+/// <summary>Cookie sessions (docs/beyond-gotrue.md "Cookie sessions"). Names follow GoTrue's `GOTRUE_COOKIE_*`.</summary>
 internal sealed class CookieSessionOptions
 {
     /// <summary>`GOTRUE_COOKIE_ENABLED` (ours, default false): honour `x-use-cookie`.</summary>

@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace AuthServer.Data;
 
-/// Work for start-up once the schema is migrated: settings that live in the database (README "Profiles",
+/// Work for start-up once the schema is migrated: settings that live in the database (docs/beyond-gotrue.md "Profiles",
 /// "Database connections"). Areas register one each; MigrateDatabaseAsync runs them in registration order.
 internal sealed record DatabaseSetting(Func<IServiceProvider, CancellationToken, Task> ApplyAsync);
 

@@ -22,7 +22,7 @@ internal static class HttpModule
             .AddProblemDetails() // only because parameterless UseExceptionHandler() needs it (dotnet/aspnetcore#51888)
             .AddGoTrueCors() // cookie mode narrows credentialed CORS (Http/CorsSetup)
             .AddOpenApi();
-        // Ours, opt-in (README "Where we deliberately differ"): the API description on the API port.
+        // Ours, opt-in (docs/differences.md): the API description on the API port.
         if (env.Bool("GOTRUE_OPENAPI_ENABLED", false)) builder.Services.AddSingleton(new OpenApiEnabled());
         return builder;
     }

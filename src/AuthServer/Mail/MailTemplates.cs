@@ -71,7 +71,7 @@ internal sealed class MailTemplates(MailerOptions options, ApiOptions api, IHttp
             <p>Use the code below to verify your identity. It expires shortly.</p>
             <p>{{ .Token }}</p>
             """,
-        // Ours: not a GoTrue template (README "Database connections").
+        // Ours: not a GoTrue template (docs/beyond-gotrue.md "Database connections").
         ["welcome"] = """
             <h2>Welcome</h2>
 

@@ -160,7 +160,7 @@ internal sealed partial class Mailer(MailerOptions options, ApiOptions api, Outb
                 otp, token));
     }
 
-    /// Ours (README "Database connections"): a connection's `welcome_email_enabled` greets each new user.
+    /// Ours (docs/beyond-gotrue.md "Database connections"): a connection's `welcome_email_enabled` greets each new user.
     /// No token and no throttle: it is sent once, when the user is created.
     public async Task SendWelcomeAsync(NpgsqlConnection conn, UserRow user, MailLinks links, DateTime now, CancellationToken ct)
     {

@@ -115,7 +115,7 @@ public sealed class ProfileTests(AuthServerFixture server) : IClassFixture<AuthS
     [Fact]
     public async Task Patch_ColumnAddedByAppMigration_IsWritableWithItsType()
     {
-        // Writable columns are discovered in the database; an app's own column is writable once granted (README "Profiles").
+        // Writable columns are discovered in the database; an app's own column is writable once granted (docs/beyond-gotrue.md "Profiles").
         await server.Db.ExecuteAsync("alter table public.users add column if not exists age integer check (age >= 0)");
         await server.Db.ExecuteAsync("grant update (age) on public.users to authenticated");
         var session = await NewSessionAsync();

@@ -15,7 +15,7 @@ namespace AuthServer.Features.DbConnections;
 /// `POST /dbconnections/signup`, the Auth0 / Faable Auth database-connection sign-up: public (no token),
 /// creates an ordinary user (auth.users + `email` identity + bcrypt hash, profile row via the trigger)
 /// in one transaction and starts no session. Errors are always `{code, message}` (this is not a GoTrue
-/// route, so the GoTrue legacy shape does not apply). See README "Database connections".
+/// route, so the GoTrue legacy shape does not apply). See docs/beyond-gotrue.md "Database connections".
 internal static class DbConnectionSignupEndpoints
 {
     public const string InvalidClient = "invalid_client";

@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace AuthServer.Features.DbConnections;
 
-/// Ours: database connections (README "Database connections"), `GOTRUE_DB_CONNECTION_*`,
+/// Ours: database connections (docs/beyond-gotrue.md "Database connections"), `GOTRUE_DB_CONNECTION_*`,
 /// `POST /dbconnections/signup` and the `/connections` admin routes.
 internal static class DbConnectionsModule
 {

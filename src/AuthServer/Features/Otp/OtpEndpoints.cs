@@ -97,7 +97,7 @@ internal static class OtpEndpoints
         else userId = existing.Id;
 
         var user = (await MailQueries.LockUserAsync(conn, userId, ct))!;
-        // Ours (H-1, M-5; README "Where we deliberately differ"): an account that existed unconfirmed before this
+        // Ours (H-1, M-5; docs/differences.md): an account that existed unconfirmed before this
         // request is neither autoconfirmed (GoTrue does, with no proof, when autoconfirm is on) nor sent the
         // sign-up confirmation (which would confirm a password someone else may have set). It gets the magic
         // link: following it proves the mailbox, confirms the account and clears the unproven password.

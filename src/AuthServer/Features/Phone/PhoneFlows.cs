@@ -79,7 +79,7 @@ internal static class PhoneFlows
                 }
             }
             else
-                // Ours (M-5, README "Where we deliberately differ"): the code sent now confirms the account when
+                // Ours (M-5, docs/differences.md): the code sent now confirms the account when
                 // used, which proves the phone, not a password someone set at sign-up before its owner. An
                 // unconfirmed account cannot sign in with that password yet, so it goes now.
                 await PhoneQueries.ClearPasswordAsync(conn, userId, now, ct);

@@ -6,7 +6,7 @@ namespace AuthServer.Features.Profile;
 
 /// `GET|POST|PATCH /profile`: the caller's row in `public.users`, the application profile that is kept
 /// apart from the auth identity. No row means "authenticated but not registered yet" (404
-/// `profile_not_found`, the app's `needs_signup` signal). Not a GoTrue route: ours, see README "Profiles".
+/// `profile_not_found`, the app's `needs_signup` signal). Not a GoTrue route: ours, see docs/beyond-gotrue.md "Profiles".
 internal static class ProfileEndpoints
 {
     public const string ProfileNotFound = "profile_not_found";

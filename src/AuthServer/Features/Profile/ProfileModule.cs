@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace AuthServer.Features.Profile;
 
-/// Ours: the application profile in `public.users` (README "Profiles"), `GOTRUE_PROFILE_*` and `/profile`.
+/// Ours: the application profile in `public.users` (docs/beyond-gotrue.md "Profiles"), `GOTRUE_PROFILE_*` and `/profile`.
 internal static class ProfileModule
 {
     public static IServiceCollection AddProfile(this IServiceCollection services, EnvReader env)

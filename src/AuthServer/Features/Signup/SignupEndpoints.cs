@@ -88,7 +88,7 @@ internal static class SignupEndpoints
             userId = existing.Id;
             if (autoconfirm && !await ProvesOwnershipAsync(http, existing, body.Password, email ?? phone!, passwords, ct))
             {
-                // Ours (H-1, README "Where we deliberately differ"): GoTrue confirms the account and hands out a
+                // Ours (H-1, docs/differences.md): GoTrue confirms the account and hands out a
                 // session here with no credential check, which takes over invited and admin-created users.
                 // Answer as for a confirmed account instead (autoconfirm is on, so GoTrue's answer is the 422).
                 await AuditLog.WriteAsync(conn, existing, AuditAction.UserRepeatedSignup, ip, now, ct,

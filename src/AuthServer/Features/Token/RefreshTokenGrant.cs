@@ -139,7 +139,7 @@ internal static partial class RefreshTokenGrant
     /// How long after its rotation (the revoked token's updated_at) the parent of the active token still
     /// gets the active token back: the reuse interval, but at least <see cref="ParentWindowFloor"/>, so a
     /// reuse interval of 0 (our default) keeps concurrent tabs and a lost response working. GoTrue has no
-    /// bound here (internal/tokens/service.go); README "Where we deliberately differ".
+    /// bound here (internal/tokens/service.go); docs/differences.md.
     internal static TimeSpan ParentWindow(RefreshOptions options) =>
         TimeSpan.FromSeconds(Math.Max(options.ReuseIntervalSeconds, ParentWindowFloor.TotalSeconds));
 

@@ -239,7 +239,7 @@ internal static class VerifyEndpoints
                     await AuditLog.WriteAsync(conn, user, AuditAction.UserSignedUp, ip, now, ct);
                     // GoTrue `recoverVerify`: `User.Confirm` only, the identities' email_verified stays as it was.
                     await VerifyQueries.ConfirmEmailAsync(conn, user.Id, now, ct, markIdentities: false);
-                    // Ours (M-5, README "Where we deliberately differ"): the owner proved the mailbox, not the
+                    // Ours (M-5, docs/differences.md): the owner proved the mailbox, not the
                     // password someone set at sign-up before them (pre-account takeover); it goes, as on the
                     // OAuth path. The owner sets one with PUT /user.
                     await VerifyQueries.ClearPasswordAsync(conn, user.Id, now, ct);
