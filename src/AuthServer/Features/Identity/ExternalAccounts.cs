@@ -86,10 +86,7 @@ internal static class ExternalAccounts
             if (linkTo is { } target)
             {
                 userId = target;
-                await IdentityQueries.LockUserAsync(conn, userId, ct);
-                identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
-                await IdentityQueries.MergeUserMetadataAsync(conn, userId, data.IdentityData, now, ct);
-                await IdentityQueries.UpdateProvidersAsync(conn, userId, now, ct);
+                identityId = await IdentityQueries.LinkAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
             }
             else
             {

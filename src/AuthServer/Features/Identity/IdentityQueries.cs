@@ -51,6 +51,18 @@ internal static class IdentityQueries
         }
     }
 
+    /// GoTrue `LinkAccount`: a new identity on an existing user (locked first), its claims merged into
+    /// user_metadata, `app_metadata.providers` brought up to date.
+    public static async Task<Guid> LinkAsync(NpgsqlConnection conn, Guid userId, string provider, string providerId,
+        JsonObject identityData, DateTime now, CancellationToken ct)
+    {
+        await LockUserAsync(conn, userId, ct);
+        var identityId = await InsertAsync(conn, userId, provider, providerId, identityData, now, ct);
+        await MergeUserMetadataAsync(conn, userId, identityData, now, ct);
+        await UpdateProvidersAsync(conn, userId, now, ct);
+        return identityId;
+    }
+
     /// AccountExists: fresh claims, sign-in time, claims merged into user_metadata (GoTrue `UpdateUserMetaData`).
     public static async Task RefreshAsync(NpgsqlConnection conn, Guid identityId, Guid userId, JsonObject identityData,
         DateTime now, CancellationToken ct)
