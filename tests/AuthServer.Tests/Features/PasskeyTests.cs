@@ -408,6 +408,22 @@ public sealed class PasskeyTests(PasskeysFixture server) : IClassFixture<Passkey
     }
 
     [Fact]
+    public async Task AuthenticationVerify_SoftDeletedUser_CanNoLongerSignInAndPasskeysAreGone()
+    {
+        using var authenticator = new SoftAuthenticator();
+        var (userId, _, _) = await RegisteredAsync(authenticator);
+        using (var admin = server.CreateClient(AuthServerFixture.ApiVersion2024, TestKeys.ServiceRoleKey()))
+            Assert.Equal(HttpStatusCode.OK, (await admin.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/admin/users/{userId}")
+            { Content = JsonContent.Create(new { should_soft_delete = true }) })).StatusCode);
+        var options = await AuthenticationOptionsAsync();
+
+        await ApiAssert.ErrorAsync(await VerifyAuthenticationAsync((string)options["challenge_id"]!,
+            authenticator.Get(options["options"]!, Origin)), 400, "webauthn_verification_failed");
+        Assert.Equal(0L, await SessionsAsync(userId));
+        Assert.Equal(0L, await server.Db.ScalarAsync<long>("select count(*) from auth.webauthn_credentials where user_id = @userId", new { userId }));
+    }
+
+    [Fact]
     public async Task AuthenticationVerify_TwoParallelVerificationsOfOneChallenge_OneSession()
     {
         using var authenticator = new SoftAuthenticator();

@@ -8,7 +8,8 @@ namespace AuthServer.Features.Admin;
 /// `DELETE /admin/users/{id}` with `should_soft_delete` (GoTrue: models.User `SoftDeleteUser`,
 /// `SoftDeleteUserIdentities`; admin.go): the row stays with `deleted_at` set, email/phone and the
 /// identities' provider ids replaced by one-way hashes (so the address can sign up again), password,
-/// tokens and metadata cleared; factors and sessions are deleted.
+/// tokens and metadata cleared; factors, passkeys and sessions are deleted (a passkey names the user by id, not
+/// by an address the obfuscation would hide, so it must go too).
 internal static class SoftDelete
 {
     public static async Task RunAsync(NpgsqlConnection conn, UserRow user, List<IdentityRow> identities, DateTime now,
@@ -24,6 +25,8 @@ internal static class SoftDelete
             where id = @id;
             delete from auth.one_time_tokens where user_id = @id;
             delete from auth.mfa_factors where user_id = @id;
+            delete from auth.webauthn_credentials where user_id = @id;
+            delete from auth.webauthn_challenges where user_id = @id;
             delete from auth.sessions where user_id = @id;
             delete from auth.refresh_tokens where user_id = @idText;
             """,

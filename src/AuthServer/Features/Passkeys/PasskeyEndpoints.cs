@@ -131,6 +131,7 @@ internal static class PasskeyEndpoints
             || !Guid.TryParse(Encoding.UTF8.GetString(handle), out var userId))
             throw verificationFailed;
         var found = await UserQueries.FindWithIdentitiesAsync(conn, userId, ct) ?? throw verificationFailed;
+        if (found.User.DeletedAt is not null) throw verificationFailed; // soft-deleted: as if unknown
         var passkey = await PasskeyQueries.FindByCredentialIdAsync(conn, response.RawId ?? [], ct);
         if (passkey is null || passkey.UserId != userId) throw verificationFailed;
         var result = await rp.VerifyAssertionAsync(response, session, passkey.PublicKey, (uint)passkey.SignCount,
