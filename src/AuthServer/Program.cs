@@ -36,18 +36,8 @@ catch (ConfigException e)
 }
 
 var app = builder.Build();
-foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning); // README "Running the published server"
-try
-{
-    await app.MigrateDatabaseAsync();
-}
-catch (MigrationException e)
-{
-    // A schema we must not touch (or a changed migration): say what and stop, without a stack trace.
-    app.Logger.LogCritical("Database schema check failed: {Reason}", e.Message);
-    Console.Error.WriteLine($"authserver: database error: {e.Message}");
-    return 1;
-}
+foreach (var warning in env.Warnings) app.Logger.LogWarning("Configuration: {Warning}", warning);
+if (!await app.MigrateDatabaseAsync()) return 1;
 
 app.UseGoTrueMiddleware();
 app.MapHttp();

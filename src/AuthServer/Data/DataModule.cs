@@ -28,13 +28,23 @@ internal static class DataModule
             });
     }
 
-    /// Before Kestrel listens: pending migrations (MigrationException for a schema we must not touch),
-    /// then the areas' database settings.
-    public static async Task MigrateDatabaseAsync(this WebApplication app)
+    /// Before Kestrel listens: pending migrations, then the areas' database settings. False when the schema is
+    /// one we must not touch (or a migration changed): said once, without a stack trace, and the boot stops.
+    public static async Task<bool> MigrateDatabaseAsync(this WebApplication app)
     {
         var stopping = app.Lifetime.ApplicationStopping;
-        await Migrator.MigrateWithRetryAsync(app.Services.GetRequiredService<DbOptions>().ConnectionString, app.Logger, stopping);
+        try
+        {
+            await Migrator.MigrateWithRetryAsync(app.Services.GetRequiredService<DbOptions>().ConnectionString, app.Logger, stopping);
+        }
+        catch (MigrationException e)
+        {
+            app.Logger.LogCritical("Database schema check failed: {Reason}", e.Message);
+            Console.Error.WriteLine($"authserver: database error: {e.Message}");
+            return false;
+        }
         foreach (var setting in app.Services.GetServices<DatabaseSetting>())
             await setting.ApplyAsync(app.Services, stopping);
+        return true;
     }
 }

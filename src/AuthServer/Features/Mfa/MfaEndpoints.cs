@@ -169,18 +169,7 @@ internal static class MfaEndpoints
         var now = clock.GetUtcNow();
         var ip = ClientInfo.Ip(http);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        var challenge = await MfaQueries.LockChallengeAsync(conn, factor.Id, body.ChallengeId ?? Guid.Empty, ct)
-            ?? throw ApiError.Unprocessable(ErrorCode.MfaFactorNotFound, "MFA factor with the provided challenge ID not found");
-        // GoTrue answers a consumed challenge with the IP-mismatch error too.
-        if (challenge.VerifiedAt is not null || challenge.IpAddress != (ip.Length == 0 ? "0.0.0.0" : ip))
-            throw ApiError.Unprocessable(ErrorCode.MfaIpAddressMismatch, "Challenge and verify IP addresses mismatch.");
-        if (now.UtcDateTime > DateTime.SpecifyKind(challenge.CreatedAt, DateTimeKind.Utc) + mfa.ChallengeExpiry)
-        {
-            await MfaQueries.DeleteChallengeAsync(conn, challenge.Id, ct);
-            await tx.CommitAsync(ct);
-            throw ApiError.Unprocessable(ErrorCode.MfaChallengeExpired,
-                $"MFA challenge {challenge.Id} has expired, verify against another challenge or create a new challenge.");
-        }
+        var challenge = await LockUsableChallengeAsync(conn, tx, factor.Id, body.ChallengeId, ip, now.UtcDateTime, mfa, ct);
         if (factor.FactorType == "phone")
             return await PhoneFactors.VerifyAsync(http, auth, factor, challenge, body.Code!, sessionId, conn, tx, mfa, sms,
                 issuer, encryption, now, ct);
@@ -297,6 +286,25 @@ internal static class MfaEndpoints
 
     /// The factor's verify state, locked, and whether its failure window (one minute from the first failure) is
     /// open; 429 while that window's failures reach `GOTRUE_MFA_RATE_LIMIT_CHALLENGE_AND_VERIFY` (TOTP and phone alike).
+    /// The challenge a verification answers, locked: of two parallel verifications of one challenge the second finds
+    /// it used. GoTrue answers a consumed challenge with the IP-mismatch error too; an expired one is deleted.
+    internal static async Task<MfaQueries.ChallengeRow> LockUsableChallengeAsync(NpgsqlConnection conn,
+        NpgsqlTransaction tx, Guid factorId, Guid? challengeId, string ip, DateTime now, MfaOptions mfa, CancellationToken ct)
+    {
+        var challenge = await MfaQueries.LockChallengeAsync(conn, factorId, challengeId ?? Guid.Empty, ct)
+            ?? throw ApiError.Unprocessable(ErrorCode.MfaFactorNotFound, "MFA factor with the provided challenge ID not found");
+        if (challenge.VerifiedAt is not null || challenge.IpAddress != (ip.Length == 0 ? "0.0.0.0" : ip))
+            throw ApiError.Unprocessable(ErrorCode.MfaIpAddressMismatch, "Challenge and verify IP addresses mismatch.");
+        if (now > DateTime.SpecifyKind(challenge.CreatedAt, DateTimeKind.Utc) + mfa.ChallengeExpiry)
+        {
+            await MfaQueries.DeleteChallengeAsync(conn, challenge.Id, ct);
+            await tx.CommitAsync(ct);
+            throw ApiError.Unprocessable(ErrorCode.MfaChallengeExpired,
+                $"MFA challenge {challenge.Id} has expired, verify against another challenge or create a new challenge.");
+        }
+        return challenge;
+    }
+
     internal static async Task<(MfaQueries.TotpStateRow State, bool WindowOpen)> LockVerifyAttemptsAsync(
         NpgsqlConnection conn, Guid factorId, MfaOptions mfa, DateTimeOffset now, CancellationToken ct)
     {

@@ -120,18 +120,7 @@ internal static class WebAuthnFactors
         var now = clock.GetUtcNow().UtcDateTime;
         var ip = ClientInfo.Ip(http);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        // Locked: of two parallel verifications of one challenge, the second finds it gone.
-        var challenge = await MfaQueries.LockChallengeAsync(conn, factor.Id, body.ChallengeId ?? Guid.Empty, ct)
-            ?? throw ApiError.Unprocessable(ErrorCode.MfaFactorNotFound, "MFA factor with the provided challenge ID not found");
-        if (challenge.VerifiedAt is not null || challenge.IpAddress != (ip.Length == 0 ? "0.0.0.0" : ip))
-            throw ApiError.Unprocessable(ErrorCode.MfaIpAddressMismatch, "Challenge and verify IP addresses mismatch.");
-        if (now > DateTime.SpecifyKind(challenge.CreatedAt, DateTimeKind.Utc) + mfa.ChallengeExpiry)
-        {
-            await MfaQueries.DeleteChallengeAsync(conn, challenge.Id, ct);
-            await tx.CommitAsync(ct);
-            throw ApiError.Unprocessable(ErrorCode.MfaChallengeExpired,
-                $"MFA challenge {challenge.Id} has expired, verify against another challenge or create a new challenge.");
-        }
+        var challenge = await MfaEndpoints.LockUsableChallengeAsync(conn, tx, factor.Id, body.ChallengeId, ip, now, mfa, ct);
         var sessionJson = await conn.ExecuteScalarAsync<string?>(new CommandDefinition(
             "select web_authn_session_data::text from auth.mfa_challenges where id = @id", new { id = challenge.Id }, cancellationToken: ct));
         if (sessionJson is null)
