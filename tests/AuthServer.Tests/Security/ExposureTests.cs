@@ -6,8 +6,21 @@ namespace AuthServer.Tests.Security;
 /// <summary>GOTRUE_OPENAPI_ENABLED=true (ours): /openapi.json on the API port.</summary>
 public sealed class OpenApiOnFixture : AuthServerFixture
 {
-    protected override void Configure(IDictionary<string, string> settings) =>
+    // Every optional area on, so the document lists their routes rather than only their "disabled" answers.
+    protected override void Configure(IDictionary<string, string> settings)
+    {
         settings["GOTRUE_OPENAPI_ENABLED"] = "true";
+        settings["GOTRUE_PASSKEY_ENABLED"] = "true";
+        settings["GOTRUE_MFA_WEB_AUTHN_ENROLL_ENABLED"] = "true";
+        settings["GOTRUE_MFA_WEB_AUTHN_VERIFY_ENABLED"] = "true";
+        settings["GOTRUE_WEBAUTHN_RP_ID"] = "localhost";
+        settings["GOTRUE_WEBAUTHN_RP_DISPLAY_NAME"] = "AuthServer";
+        settings["GOTRUE_WEBAUTHN_RP_ORIGINS"] = "http://localhost:3000";
+        settings["GOTRUE_OAUTH_SERVER_ENABLED"] = "true";
+        settings["GOTRUE_OAUTH_SERVER_ALLOW_DYNAMIC_REGISTRATION"] = "true";
+        settings["GOTRUE_SAML_ENABLED"] = "true";
+        settings["GOTRUE_SAML_PRIVATE_KEY"] = SamlFixture.SpKey;
+    }
 }
 
 /// <summary>
