@@ -39,6 +39,11 @@
     main.replaceChildren(...nodes);
   }
 
+  // Pages load before they draw: a page whose answer arrives after the operator has moved on must not draw
+  // over the newer one. Each route() gets a number; a page draws through view(), which only the latest may use.
+  let routeSeq = 0;
+  const viewFor = (mine) => (...nodes) => { if (mine === routeSeq) render(...nodes); };
+
   function say(text, isError = false) {
     message.textContent = text;
     message.className = isError ? 'error' : '';
@@ -148,7 +153,7 @@
     return list.map(([text, kind]) => h('span', { class: `badge ${kind}` }, text));
   }
 
-  async function usersPage(params) {
+  async function usersPage(params, view = viewFor(routeSeq)) {
     const page = Number(params.get('page') ?? '1') || 1;
     const q = params.get('q') ?? '';
     const query = new URLSearchParams({ page: String(page), per_page: '50' });
@@ -178,7 +183,7 @@
       h('td', {}, when(u.created_at)),
       h('td', {}, when(u.last_sign_in_at)),
       h('td', {}, badges(u))));
-    render(
+    view(
       h('h1', {}, 'Users'),
       h('form', { class: 'toolbar', id: 'user-search', onsubmit: (ev) => { ev.preventDefault(); go(1); } },
         search, ...FILTERS.map((f, i) => h('label', {}, boxes[i], f)), h('button', { type: 'submit', class: 'primary' }, 'Search')),
@@ -200,7 +205,7 @@
     return h('table', { id }, h('thead', {}, h('tr', {}, headings.map((t) => h('th', {}, t)))), h('tbody', {}, rows));
   }
 
-  async function userPage(id) {
+  async function userPage(id, view = viewFor(routeSeq)) {
     const path = `/admin/users/${encodeURIComponent(id)}`;
     const [user, factors, passkeys, sessions, audit] = await Promise.all([
       api('GET', path),
@@ -237,7 +242,7 @@
       ['banned_until', when(user.banned_until)], ['deleted_at', when(user.deleted_at)],
       ['is_anonymous', String(!!user.is_anonymous)], ['provider', user.app_metadata?.provider ?? ''],
     ];
-    render(
+    view(
       h('p', {}, link('#/users', '← Users')),
       h('h1', { id: 'user-title' }, user.email || user.phone || user.id, ' ', badges(user)),
       h('div', { class: 'actions' },
@@ -341,7 +346,7 @@
 
   // ---- audit ----
 
-  async function auditPage(params) {
+  async function auditPage(params, view = viewFor(routeSeq)) {
     const page = Number(params.get('page') ?? '1') || 1;
     const scope = params.get('scope') ?? 'action';
     const text = params.get('text') ?? '';
@@ -358,7 +363,7 @@
       if (p > 1) next.set('page', String(p));
       location.hash = `#/audit?${next}`;
     };
-    render(h('h1', {}, 'Audit log'),
+    view(h('h1', {}, 'Audit log'),
       h('form', { class: 'toolbar', id: 'audit-form', onsubmit: (ev) => { ev.preventDefault(); go(1); } }, select, input, h('button', { type: 'submit', class: 'primary' }, 'Filter')),
       h('p', { class: 'muted', id: 'audit-count' }, `${total} entries`),
       auditTable(data),
@@ -370,11 +375,11 @@
 
   // ---- settings ----
 
-  async function settingsPage() {
+  async function settingsPage(view = viewFor(routeSeq)) {
     const [pub, server] = await Promise.all([api('GET', '/settings', undefined, { token: null }), api('GET', '/admin/console/api/settings')]);
     const kv = (id, obj) => h('table', { class: 'kv', id }, h('tbody', {}, Object.entries(obj).map(([k, v]) =>
       h('tr', {}, h('th', {}, k), h('td', { class: 'mono' }, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v))))));
-    render(h('h1', {}, 'Settings'),
+    view(h('h1', {}, 'Settings'),
       h('p', { class: 'muted' }, 'The effective configuration, without secrets. Change it through the environment and restart.'),
       h('h2', {}, 'Server'), kv('server-settings', server),
       h('h2', {}, 'GET /settings (public)'), kv('public-settings', pub));
@@ -383,20 +388,23 @@
   // ---- router ----
 
   async function route() {
+    const mine = ++routeSeq;
+    const view = viewFor(mine);
     const [path, qs] = location.hash.replace(/^#/, '').split('?');
     const params = new URLSearchParams(qs ?? '');
     if (!sessionStorage.getItem(TOKEN_KEY)) return loginPage();
     nav.hidden = false;
     try {
-      if (path.startsWith('/user/')) return await userPage(decodeURIComponent(path.slice('/user/'.length)));
+      if (path.startsWith('/user/')) return await userPage(decodeURIComponent(path.slice('/user/'.length)), view);
       if (path === '/create') return createPage();
-      if (path === '/audit') return await auditPage(params);
-      if (path === '/settings') return await settingsPage();
-      return await usersPage(params);
+      if (path === '/audit') return await auditPage(params, view);
+      if (path === '/settings') return await settingsPage(view);
+      return await usersPage(params, view);
     } catch (e) {
+      if (mine !== routeSeq) return; // the operator has moved on
       if (!sessionStorage.getItem(TOKEN_KEY)) return loginPage();
       say(e.message, true);
-      render(h('p', { class: 'muted' }, 'Could not load this page.'));
+      view(h('p', { class: 'muted' }, 'Could not load this page.'));
     }
   }
 
