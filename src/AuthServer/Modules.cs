@@ -1,5 +1,6 @@
 // The namespaces of the modules Program.cs composes (one Add<Area>/Map<Area> pair per folder), so that
 // Program.cs stays a list of areas. A new area adds its namespace here.
+global using AuthServer;
 global using AuthServer.Config;
 global using AuthServer.Data;
 global using AuthServer.Features.Admin;

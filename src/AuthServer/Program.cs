@@ -7,16 +7,7 @@ var builder = WebApplication.CreateBuilder(args);
 var env = new EnvReader(builder.Configuration);
 try
 {
-    builder.AddHttp(env);
-    builder.Services.AddObservability(env);
-    builder.Services.AddData(env);
-    builder.Services.AddSecurity(env);
-    builder.Services.AddSessions(env);
-    builder.Services.AddMail(env);
-    builder.Services.AddSms(env);
-    builder.Services.AddHooks(env);
-    builder.Services.AddRateLimits(env);
-    builder.Services.AddCaptcha(env);
+    builder.AddCrossCutting(env); // Http, Observability, Data, Security, Sessions, Mail, Sms, Hooks, RateLimits, Captcha
     builder.Services.AddMfa(env);
     builder.Services.AddExternal(env);
     builder.Services.AddWeb3(env);

@@ -42,9 +42,16 @@ internal static class PasskeyEndpoints
         var handle = UserHandle(auth.User.Id);
         var options = rp.CreationOptions(challenge, handle, Name(auth.User), DisplayName(auth.User),
             existing.Select(p => p.CredentialId), discoverable: true);
+        return await ChallengeAsync(conn, auth.User.Id, Registration, rp.Session(challenge, handle, expiresAt), options,
+            now, expiresAt, ct);
+    }
+
+    /// Stores the ceremony's server side and answers GoTrue's `{challenge_id, options, expires_at}`.
+    static async Task<IResult> ChallengeAsync(NpgsqlConnection conn, Guid? userId, string type, CeremonySession session,
+        JsonNode options, DateTime now, DateTime expiresAt, CancellationToken ct)
+    {
         var challengeId = Guid.NewGuid();
-        await PasskeyQueries.InsertChallengeAsync(conn, challengeId, auth.User.Id, Registration,
-            rp.Session(challenge, handle, expiresAt).ToJson().ToJsonString(), now, expiresAt, ct);
+        await PasskeyQueries.InsertChallengeAsync(conn, challengeId, userId, type, session.ToJson().ToJsonString(), now, expiresAt, ct);
         return Results.Json(new JsonObject
         {
             ["challenge_id"] = challengeId.ToString(),
@@ -102,16 +109,8 @@ internal static class PasskeyEndpoints
         var expiresAt = now + rp.Options.ChallengeExpiry;
         var challenge = RelyingParty.NewChallenge();
         var options = rp.RequestOptions(challenge, []);
-        var challengeId = Guid.NewGuid();
         await using var conn = await db.OpenConnectionAsync(ct);
-        await PasskeyQueries.InsertChallengeAsync(conn, challengeId, null, Authentication,
-            rp.Session(challenge, null, expiresAt).ToJson().ToJsonString(), now, expiresAt, ct);
-        return Results.Json(new JsonObject
-        {
-            ["challenge_id"] = challengeId.ToString(),
-            ["options"] = options,
-            ["expires_at"] = new DateTimeOffset(expiresAt).ToUnixTimeSeconds(),
-        }, Json.Options);
+        return await ChallengeAsync(conn, null, Authentication, rp.Session(challenge, null, expiresAt), options, now, expiresAt, ct);
     }
 
     public static async Task<IResult> AuthenticationVerifyAsync(HttpContext http, NpgsqlDataSource db, RelyingParty rp,
