@@ -122,7 +122,8 @@ public sealed class ObservabilityTests(AuthServerFixture server) : IClassFixture
         var body = await ApiAssert.ErrorAsync(otp, 500, "unexpected_failure", "Unable to get SMS provider");
         var errorId = (string?)body["error_id"];
         Assert.False(string.IsNullOrEmpty(errorId));
-        Assert.Contains($"\"request_id\":\"{errorId}\"", process.Output);
+        var expected = $"\"request_id\":\"{errorId}\"";
+        Assert.Contains(expected, await process.OutputOnceItContainsAsync(expected));
     }
 
     [Fact]
@@ -139,7 +140,8 @@ public sealed class ObservabilityTests(AuthServerFixture server) : IClassFixture
         var otp = await client.PostAsJsonAsync("/otp", new { phone = "15555550126" });
 
         var body = await ApiAssert.ErrorAsync(otp, 500, "unexpected_failure", "Unable to get SMS provider");
-        Assert.Contains($"request_id:{(string?)body["error_id"]}", process.Output);
+        var expected = $"request_id:{(string?)body["error_id"]}";
+        Assert.Contains(expected, await process.OutputOnceItContainsAsync(expected));
         Assert.DoesNotContain("\"LogLevel\"", process.Output);
     }
 

@@ -89,6 +89,15 @@ public sealed class ServerProcess : IAsyncDisposable
         throw new TimeoutException($"server did not become healthy:\n{server.Output}");
     }
 
+    /// The process's output once it contains <paramref name="text"/>, or after 30 s as it is then: log lines reach us
+    /// through the logger's queue and the pipe some time after the response that caused them.
+    public async Task<string> OutputOnceItContainsAsync(string text)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!Output.Contains(text, StringComparison.Ordinal) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        return Output;
+    }
+
     public HttpClient CreateClient(string? apiVersion = null)
     {
         var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
