@@ -201,6 +201,16 @@ for p in BenchTools FloorHttp; do
         || { cat "$WORK/build-$p.log" >&2; die "$p build failed"; }
 done
 tools() { dotnet "$BUILD/BenchTools/BenchTools.dll" "$@"; }
+# GoTrue's bcrypt (Go x/crypto) as one more floor, when Debian's Go and x/crypto packages are installed.
+GO_FLOOR=""
+if command -v go >/dev/null && [[ -d /usr/share/gocode/src/golang.org/x/crypto/bcrypt ]]; then
+    GO_FLOOR="$BUILD/bcrypt_floor"
+    [[ -x "$GO_FLOOR" && "$GO_FLOOR" -nt "$HERE/go/bcrypt_floor.go" ]] \
+        || (cd "$HERE/go" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$WORK/gocache" go build -o "$GO_FLOOR" bcrypt_floor.go) \
+        || { log "Go bcrypt floor did not build; skipped"; GO_FLOOR=""; }
+else
+    log "no Go bcrypt floor (apt-get install golang-go golang-golang-x-crypto-dev to measure what GoTrue's bcrypt costs here)"
+fi
 
 # --- quiet machine -----------------------------------------------------------------------------------
 cpu_idle() { # idle % over 3 s
@@ -450,7 +460,19 @@ measure_floors() { # phase
         printf '%s\n' "$b" >"$RAW/floor-bcrypt-$phase.txt"
         jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_hash", conns: 0, phase: $phase, rps: .hash_per_s, server_us: .hash_cpu_us}' <<<"$b" >>"$JSONL"
         jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_verify", conns: 0, phase: $phase, rps: .verify_per_s, server_us: .verify_cpu_us}' <<<"$b" >>"$JSONL"
-        log "  floor bcrypt ($phase): $(jq -r '"hash \(.hash_per_s)/s, verify \(.verify_per_s)/s"' <<<"$b")"
+        if jq -e '.verify_native_per_s' <<<"$b" >/dev/null; then
+            jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_hash_native", conns: 0, phase: $phase, rps: .hash_native_per_s, server_us: .hash_native_cpu_us}' <<<"$b" >>"$JSONL"
+            jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_verify_native", conns: 0, phase: $phase, rps: .verify_native_per_s, server_us: .verify_native_cpu_us}' <<<"$b" >>"$JSONL"
+        fi
+        if [[ -n "$GO_FLOOR" ]]; then
+            local g
+            g=$("$GO_FLOOR" "$COST" "$CORES" "$FLOOR_DURATION")
+            printf '%s\n' "$g" >"$RAW/floor-bcrypt-go-$phase.txt"
+            jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_hash_go", conns: 0, phase: $phase, rps: .hash_per_s, server_us: .hash_cpu_us}' <<<"$g" >>"$JSONL"
+            jq -c --arg phase "$phase" '{kind: "floor", name: "bcrypt_verify_go", conns: 0, phase: $phase, rps: .verify_per_s, server_us: .verify_cpu_us}' <<<"$g" >>"$JSONL"
+            log "  floor bcrypt Go x/crypto ($phase): $(jq -r '"hash \(.hash_per_s)/s, verify \(.verify_per_s)/s"' <<<"$g")"
+        fi
+        log "  floor bcrypt ($phase): $(jq -r '"managed hash \(.hash_per_s)/s, verify \(.verify_per_s)/s; libxcrypt hash \(.hash_native_per_s // "-")/s, verify \(.verify_native_per_s // "-")/s"' <<<"$b")"
     fi
     for key in "${FLOORS[@]:-}"; do
         [[ -z "$key" || "$key" == bcrypt_* ]] && continue

@@ -1,5 +1,6 @@
 // bench/ helper, one binary for everything bench/run.sh can't do in shell:
-//   bcrypt <cost> <threads> <seconds>      hash and verify throughput, BCrypt.Net-Next (the server's library), JSON on stdout
+//   bcrypt <cost> <threads> <seconds>      hash and verify throughput, BCrypt.Net-Next and libxcrypt (native C, what the
+//                                          server uses when libcrypt.so.1 is there), JSON on stdout
 //   hash <cost> <password>                 one bcrypt hash (for seeding users through the database)
 //   mint <secret> <from> <to> <ttl_s>      HS256 access tokens shaped like GoTrue's for seeded user/session n (one a line)
 //   report <results.jsonl> <out.md> <out.json>   the Markdown and JSON report of a run
@@ -31,14 +32,26 @@ static int Print(string s)
 }
 
 // Throughput with `threads` dedicated threads for a fixed wall time each, hash then verify; per-op CPU
-// from the process's own CPU time. The floor of every password flow on this machine.
+// from the process's own CPU time. The floors of every password flow on this machine: BCrypt.Net-Next
+// (`hash`, `verify`) and the system's libxcrypt (`hash_native`, `verify_native`, skipped when absent).
 static int Bcrypt(int cost, int threads, double seconds)
 {
     const string password = "bench-password-1";
     var hash = BCrypt.Net.BCrypt.HashPassword(password, cost); // also the JIT warm-up
     BCrypt.Net.BCrypt.Verify(password, hash);
     var result = new JsonObject { ["cost"] = cost, ["threads"] = threads, ["seconds"] = seconds };
-    foreach (var op in new[] { "hash", "verify" })
+    var ops = new List<(string Name, Func<bool> Op)>
+    {
+        ("hash", () => BCrypt.Net.BCrypt.HashPassword(password, cost).Length > 0),
+        ("verify", () => BCrypt.Net.BCrypt.Verify(password, hash)),
+    };
+    if (NativeCrypt.Hash(password, hash) == hash) // libcrypt.so.1 present and bit-exact on this hash
+    {
+        var salt = BCrypt.Net.BCrypt.GenerateSalt(cost);
+        ops.Add(("hash_native", () => NativeCrypt.Hash(password, salt) is { Length: 60 }));
+        ops.Add(("verify_native", () => NativeCrypt.Hash(password, hash) == hash));
+    }
+    foreach (var (op, run) in ops)
     {
         long total = 0;
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
@@ -48,8 +61,7 @@ static int Bcrypt(int cost, int threads, double seconds)
             long n = 0;
             while (wall.Elapsed.TotalSeconds < seconds)
             {
-                if (op == "hash") BCrypt.Net.BCrypt.HashPassword(password, cost);
-                else if (!BCrypt.Net.BCrypt.Verify(password, hash)) throw new InvalidOperationException("verify failed");
+                if (!run()) throw new InvalidOperationException(op + " failed");
                 n++;
             }
             Interlocked.Add(ref total, n);
@@ -92,3 +104,28 @@ static int Mint(string secret, int from, int to, int ttl)
 
 static string Md5Uuid(string s) => Guid.ParseExact(Convert.ToHexStringLower(MD5.HashData(Encoding.ASCII.GetBytes(s))), "N").ToString();
 static string B64(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+// The same P/Invoke the server makes (src/AuthServer/Security/Bcrypt.cs), kept minimal: the floor is "native C".
+static class NativeCrypt
+{
+    [System.Runtime.InteropServices.DllImport("libcrypt.so.1", EntryPoint = "crypt_rn")]
+    static extern IntPtr CryptRn(byte[] phrase, byte[] setting, byte[] data, int size);
+
+    [ThreadStatic] static byte[]? data;
+
+    public static string? Hash(string password, string setting)
+    {
+        try
+        {
+            data ??= new byte[32768];
+            var p = CryptRn(Nul(password), Nul(setting), data, data.Length);
+            return p == IntPtr.Zero ? null : System.Runtime.InteropServices.Marshal.PtrToStringAnsi(p);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    static byte[] Nul(string s) => [.. Encoding.UTF8.GetBytes(s), 0];
+}
