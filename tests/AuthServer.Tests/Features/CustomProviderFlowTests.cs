@@ -334,6 +334,7 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
     }
 
     [Fact]
+    [Trait("catalogue", "CP1")]
     public async Task Oidc_IdTokenForAnotherClient_Refused()
     {
         var id = await CreateAsync("oidc");
@@ -347,6 +348,7 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
     }
 
     [Fact]
+    [Trait("catalogue", "CP1")]
     public async Task Oidc_IdTokenForAnAcceptableClientId_Accepted()
     {
         var id = await CreateAsync("oidc", new { acceptable_client_ids = new[] { "mobile-app" } });
@@ -490,10 +492,30 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
     }
 
     [Fact]
-    public async Task ProviderCertificateNotTrusted_Unreachable()
+    [Trait("catalogue", "CP2")]
+    public async Task ProviderCertificateFromAnotherAuthority_ServerRefusesIt()
     {
-        // The trust is the test handler's, not a switch of the server: a client without it refuses the fake.
-        using var plain = new HttpClient();
-        await Assert.ThrowsAsync<HttpRequestException>(() => plain.GetAsync(Idp.Issuer + "/.well-known/openid-configuration"));
+        // The server trusts the test CA through its handler only: an issuer whose certificate another CA signed
+        // stays unreachable, so certificate validation is on.
+        using var otherTls = new TestTls();
+        await using var stranger = OidcIssuer.Start(otherTls.ServerCertificate);
+        var id = $"custom:stranger-{Guid.NewGuid().ToString("N")[..8]}";
+        using (var admin = server.CreateClient(bearer: Admin))
+        {
+            var created = await admin.PostAsJsonAsync("/admin/custom-providers", new
+            {
+                provider_type = "oidc",
+                identifier = id,
+                name = "Stranger",
+                client_id = OidcIssuer.ClientId,
+                client_secret = OidcIssuer.ClientSecret,
+                issuer = stranger.Issuer,
+            });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await server.AssertErrorBothShapesAsync(c => c.GetAsync($"/authorize?provider={id}"), 503, "unexpected_failure",
+            "Unable to reach the identity provider, please retry");
+        Assert.Equal(0, stranger.JwksHits);
     }
 }
