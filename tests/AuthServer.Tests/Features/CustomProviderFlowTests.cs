@@ -269,6 +269,30 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
         Assert.Null((await IdentityDataAsync(optional, (string)person["sub"]!))["email"]);
     }
 
+    [Theory]
+    [InlineData("sub", 12345)]
+    [InlineData("email_verified", "true")]
+    public async Task OAuth2_UserinfoClaimOfTheWrongType_ProfileError(string claim, object value)
+    {
+        // GoTrue decodes the answer into its typed provider.Claims: a string `sub` and a boolean `email_verified`.
+        var id = await CreateAsync("oauth2");
+        var person = NextUser();
+        person[claim] = System.Text.Json.JsonSerializer.SerializeToNode(value);
+        Idp.ReturnIdToken = false; // the fake's ID token needs a string sub; an OAuth2 provider ignores it anyway
+        try
+        {
+            var f = Fragment(await BrowseAsync(Authorize(id)));
+
+            Assert.Equal("server_error", f["error"]);
+            Assert.Equal("unexpected_failure", f["error_code"]);
+            Assert.Equal("Error getting user profile from external provider", f["error_description"]);
+        }
+        finally
+        {
+            Idp.ReturnIdToken = true;
+        }
+    }
+
     [Fact]
     public async Task Oidc_IdTokenWithoutEmail_ProfileErrorEvenWhenEmailOptional()
     {
