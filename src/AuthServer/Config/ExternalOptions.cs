@@ -44,6 +44,11 @@ internal sealed class OidcProviderOptions
     public bool Pkce { get; init; } = true;
     /// <summary>Custom providers: extra authorize parameters (`authorization_params`).</summary>
     public IReadOnlyDictionary<string, string> AuthorizationParams { get; init; } = new Dictionary<string, string>();
+    /// <summary>Admin-defined (`custom:&lt;identifier&gt;`, GoTrue `custom_oauth.go`): scopes, token auth and user
+    /// data follow that file rather than the built-in providers'.</summary>
+    public bool IsCustom { get; init; }
+    /// <summary>Custom providers: `attribute_mapping` (target claim → source claim name, or a literal value).</summary>
+    public System.Text.Json.Nodes.JsonObject? AttributeMapping { get; init; }
 
     public IEnumerable<string> Audiences => ClientIds.Concat(ExtraAudiences).Where(a => a.Length > 0);
 }

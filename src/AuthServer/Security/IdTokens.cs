@@ -66,10 +66,16 @@ internal sealed class IdTokens : IDisposable
     readonly ConcurrentDictionary<string, ConfigurationManager<OpenIdConnectConfiguration>> managers = new();
     readonly JsonWebTokenHandler handler = new();
 
-    public IdTokens(ExternalOptions options)
+    public IdTokens(ExternalOptions options) : this(options, new SocketsHttpHandler { AllowAutoRedirect = false })
+    {
+    }
+
+    /// Tests hand in a handler that trusts their loopback CA (certificate validation stays on); not public, so
+    /// DI never picks it and production always uses the handler above.
+    internal IdTokens(ExternalOptions options, HttpMessageHandler handler)
     {
         this.options = options;
-        http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = options.HttpTimeout };
+        http = new HttpClient(handler) { Timeout = options.HttpTimeout };
         http.DefaultRequestHeaders.UserAgent.ParseAdd("AuthServer");
     }
 

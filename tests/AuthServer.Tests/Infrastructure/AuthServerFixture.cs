@@ -45,6 +45,11 @@ public class AuthServerFixture : IAsyncLifetime
     {
     }
 
+    /// <summary>Test-only service replacements (after the server's own registrations).</summary>
+    protected virtual void ConfigureServices(IServiceCollection services)
+    {
+    }
+
     /// <summary>The database the server starts on: by default a clone of the migrated template.</summary>
     protected virtual async Task<string> CreateDatabaseAsync() =>
         await (await PostgresCluster.GetAsync()).CloneTemplateAsync(GetType().Name);
@@ -186,6 +191,7 @@ public class AuthServerFixture : IAsyncLifetime
             {
                 services.RemoveAll<TimeProvider>();
                 services.AddSingleton<TimeProvider>(fixture.Clock);
+                fixture.ConfigureServices(services);
             });
         }
     }

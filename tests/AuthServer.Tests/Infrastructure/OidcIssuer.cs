@@ -45,14 +45,25 @@ public sealed class OidcIssuer : IAsyncDisposable
     public bool ReturnIdToken { get; set; } = true;
     /// <summary>The query of the last /authorize request the browser made.</summary>
     public IQueryCollection? LastAuthorizeQuery { get; private set; }
+    /// <summary>True: the next /authorize answers `error=access_denied` (the user refused consent).</summary>
+    public bool DenyNext { get; set; }
+    /// <summary>Also take client credentials by HTTP Basic at /token (RFC 6749 §2.3.1); by default only in the form.</summary>
+    public bool AcceptBasicAuth { get; set; }
+    /// <summary>How the last successful /token request authenticated: "basic" or "form".</summary>
+    public string? LastTokenAuth { get; private set; }
 
     OidcIssuer(WebApplication app) => this.app = app;
 
-    public static OidcIssuer Start()
+    /// <param name="tls">Serve HTTPS with this certificate (see <see cref="TestTls"/>), as real issuers do.</param>
+    public static OidcIssuer Start(System.Security.Cryptography.X509Certificates.X509Certificate2? tls = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (tls is not null) listen.UseHttps(tls);
+        }));
         var app = builder.Build();
         var issuer = new OidcIssuer(app);
         issuer.Map();
@@ -93,17 +104,24 @@ public sealed class OidcIssuer : IAsyncDisposable
             var q = http.Request.Query;
             LastAuthorizeQuery = q;
             if (q["client_id"] != ClientId) return Results.BadRequest("unknown client");
+            var sep = q["redirect_uri"].ToString().Contains('?') ? "&" : "?";
+            if (DenyNext)
+            {
+                DenyNext = false;
+                return Results.Redirect($"{q["redirect_uri"]}{sep}error=access_denied&error_description={Uri.EscapeDataString("The user denied the request")}&state={Uri.EscapeDataString(q["state"].ToString())}");
+            }
             var code = Guid.NewGuid().ToString("N");
             codes[code] = new Grant((JsonObject)NextUser.DeepClone(), q["redirect_uri"].ToString(),
                 q["code_challenge"].ToString() is { Length: > 0 } c ? c : null, q["nonce"].ToString() is { Length: > 0 } n ? n : null);
-            var sep = q["redirect_uri"].ToString().Contains('?') ? "&" : "?";
             return Results.Redirect($"{q["redirect_uri"]}{sep}code={code}&state={Uri.EscapeDataString(q["state"].ToString())}");
         });
         app.MapPost("/token", async (HttpContext http) =>
         {
             var form = await http.Request.ReadFormAsync();
-            if (form["client_id"] != ClientId || form["client_secret"] != ClientSecret)
-                return Results.Json(new { error = "invalid_client" }, statusCode: 401);
+            var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(ClientId + ":" + ClientSecret));
+            var auth = form["client_id"] == ClientId && form["client_secret"] == ClientSecret ? "form"
+                : AcceptBasicAuth && http.Request.Headers.Authorization == basic ? "basic" : null;
+            if (auth is null) return Results.Json(new { error = "invalid_client" }, statusCode: 401);
             if (!codes.TryRemove(form["code"].ToString(), out var grant) || grant.RedirectUri != form["redirect_uri"])
                 return Results.Json(new { error = "invalid_grant" }, statusCode: 400);
             if (grant.Challenge is not null)
@@ -113,6 +131,7 @@ public sealed class OidcIssuer : IAsyncDisposable
             }
             var accessToken = "at-" + Guid.NewGuid().ToString("N");
             accessTokens[accessToken] = grant.Claims;
+            LastTokenAuth = auth;
             var response = new JsonObject
             {
                 ["access_token"] = accessToken,

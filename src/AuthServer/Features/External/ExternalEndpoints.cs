@@ -166,7 +166,9 @@ internal static class ExternalEndpoints
                 var jwt = services.GetRequiredService<JwtOptions>();
                 (userId, created) = await ExternalAccounts.ResolveAsync(conn, data, provider.Name,
                     SignupEndpoints.RequestAudience(http, jwt), services.GetRequiredService<AuthOptions>(), jwt, external,
-                    ip, mailer, links, now, ct);
+                    ip, mailer, links, now, ct,
+                    // GoTrue `hasEmails`: an email_optional provider that gave no email has nothing to confirm.
+                    hasEmails: !provider.EmailOptional || !string.IsNullOrEmpty(data.Email));
             }
         }
         catch (CommitThenThrow e)

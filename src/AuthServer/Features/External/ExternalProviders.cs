@@ -50,6 +50,7 @@ internal static class ExternalProviders
         var authorizationParams = JsonNode.Parse(row.AuthorizationParams) is JsonObject o
             ? o.Where(kv => kv.Value?.GetValueKind() == JsonValueKind.String).ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<string>())
             : [];
+        var mapping = JsonNode.Parse(row.AttributeMapping) as JsonObject;
         var common = new OidcProviderOptions
         {
             Name = row.Identifier,
@@ -64,12 +65,16 @@ internal static class ExternalProviders
             Scopes = row.Scopes,
             Pkce = row.PkceEnabled,
             AuthorizationParams = authorizationParams,
+            IsCustom = true,
+            AttributeMapping = mapping,
         };
         if (row.ProviderType == "oidc") return (common, null);
         if (row.AuthorizationUrl is null || row.TokenUrl is null || row.UserinfoUrl is null)
             return (null, $"OAuth2 provider {name} missing required endpoints");
         var urls = new ProviderUrls(row.AuthorizationUrl, row.TokenUrl, row.UserinfoUrl);
-        var spec = new ProviderSpec(row.Identifier, _ => urls, row.Scopes, CustomUserInfo, RequiresPkce: row.PkceEnabled);
+        // The user comes from OAuthExchange's custom branch (userinfo + attribute_mapping), not from FetchUser.
+        var spec = new ProviderSpec(row.Identifier, _ => urls, row.Scopes,
+            _ => throw new InvalidOperationException("custom providers are read by OAuthExchange"), RequiresPkce: row.PkceEnabled);
         return (new OidcProviderOptions
         {
             Name = common.Name,
@@ -83,23 +88,9 @@ internal static class ExternalProviders
             Scopes = row.Scopes,
             Pkce = row.PkceEnabled,
             AuthorizationParams = authorizationParams,
+            IsCustom = true,
+            AttributeMapping = mapping,
             Spec = spec,
         }, null);
-    }
-
-    /// A custom OAuth 2.0 provider's userinfo read as standard OIDC claims (`sub`, `email`, `email_verified`…).
-    static async Task<ProviderUser> CustomUserInfo(ProviderCall call)
-    {
-        var u = await call.GetJsonAsync(call.Urls.Api);
-        var claims = new List<KeyValuePair<string, string?>>();
-        foreach (var key in new[] { "sub", "name", "given_name", "family_name", "nickname", "preferred_username", "picture", "profile", "website", "locale" })
-            claims.Add(new(key, ProviderCall.Str(u, key)));
-        if (string.IsNullOrEmpty(ProviderCall.Str(u, "sub"))) claims[0] = new("sub", ProviderCall.Str(u, "id"));
-        var sub = claims[0].Value;
-        claims.Add(new("iss", call.Urls.Authorize));
-        claims.Add(new("provider_id", sub));
-        claims.Add(new("full_name", ProviderCall.Str(u, "name")));
-        claims.Add(new("avatar_url", ProviderCall.Str(u, "picture")));
-        return ProviderUser.Of(claims, ProviderUser.Single(ProviderCall.Str(u, "email"), ProviderCall.Bool(u, "email_verified")));
     }
 }

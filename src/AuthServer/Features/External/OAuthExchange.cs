@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Web;
 using AuthServer.Config;
+using AuthServer.Features.CustomProviders;
 using AuthServer.Features.External.Providers;
 using AuthServer.Features.Identity;
 using AuthServer.Http;
@@ -25,7 +26,16 @@ internal static partial class OAuthExchange
         List<string> scopes;
         string authorizeEndpoint;
         var pkce = true;
-        if (provider.Spec is { } spec)
+        if (provider.IsCustom)
+        {
+            authorizeEndpoint = provider.Spec?.Urls(null).Authorize ?? (await ConfigurationAsync(idTokens, provider, ct)).AuthorizationEndpoint;
+            // GoTrue loadCustomProvider: a `scopes` query (space-separated) replaces the stored scopes; OIDC always has openid.
+            var requested = requestedScopes.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            scopes = requested.Length > 0 ? [.. requested] : [.. provider.Scopes ?? []];
+            if (provider.Spec is null && !scopes.Contains("openid")) scopes.Insert(0, "openid");
+            pkce = provider.Pkce;
+        }
+        else if (provider.Spec is { } spec)
         {
             authorizeEndpoint = spec.Urls(provider.Url).Authorize;
             scopes = [.. provider.Scopes ?? spec.DefaultScopes];
@@ -58,7 +68,8 @@ internal static partial class OAuthExchange
         }
         if (provider.Name == "apple") parameters.Add(new("response_mode", "form_post"));
         foreach (var (key, value) in provider.AuthorizationParams) parameters.Add(new(key, value));
-        parameters.AddRange(extra);
+        // A custom provider's authorization_params are set after the forwarded query, so they win (Go `url.Values.Set`).
+        parameters.AddRange(extra.Where(kv => !provider.AuthorizationParams.ContainsKey(kv.Key)));
         return RedirectUrls.WithQuery(authorizeEndpoint, parameters);
     }
 
@@ -70,10 +81,13 @@ internal static partial class OAuthExchange
         var urls = spec?.Urls(provider.Url);
         var tokenEndpoint = urls?.Token ?? (await ConfigurationAsync(idTokens, provider, ct)).TokenEndpoint;
         var usesPkce = spec?.RequiresPkce ?? provider.Pkce;
+        // Custom providers leave Go oauth2's AuthStyle unset: it probes HTTP Basic, then the form.
         var tokens = await TokenRequestAsync(idTokens.Http, provider, tokenEndpoint, code, usesPkce ? verifier : null,
-            spec?.Auth ?? TokenAuth.Params, ct);
+            provider.IsCustom ? TokenAuth.AutoDetect : spec?.Auth ?? TokenAuth.Params, ct);
         var accessToken = ProviderCall.Str(tokens, "access_token");
         var refreshToken = ProviderCall.Str(tokens, "refresh_token");
+        if (provider.IsCustom)
+            return (await CustomUserAsync(idTokens, provider, urls, tokens, now, ct), accessToken, refreshToken);
 
         if (spec is not null && !ProviderCatalog.IdTokenIssuers.ContainsKey(spec.Name))
         {
@@ -124,10 +138,49 @@ internal static partial class OAuthExchange
         return (ExternalUser.FromClaims(claims, provider), accessToken, refreshToken);
     }
 
+    /// GoTrue `CustomOAuthProvider.GetUserData` / `CustomOIDCProvider.GetUserData`: OAuth2 reads its userinfo URL;
+    /// OIDC verifies the ID token when the token response has one (audience: client_id or an acceptable_client_ids
+    /// entry), else reads the discovered userinfo endpoint. attribute_mapping applies to either.
+    static async Task<ExternalUser> CustomUserAsync(IdTokens idTokens, OidcProviderOptions provider, ProviderUrls? urls,
+        JsonElement tokens, DateTimeOffset now, CancellationToken ct)
+    {
+        try
+        {
+            if (urls is null && ProviderCall.Str(tokens, "id_token") is { } idToken)
+            {
+                // at_hash is not checked in the callback flow (GoTrue `SkipAccessTokenCheck`).
+                var verified = await idTokens.VerifyAsync(idToken, provider.AcceptedIssuers, now, null, ct);
+                if (!verified.Audiences.Any(provider.ClientIds.Contains))
+                    throw new IdTokenInvalidException("token audience does not match any acceptable client ID");
+                return CustomProviderClaims.FromIdToken(verified.Claims, provider.AttributeMapping).ToExternalUser();
+            }
+            var userInfo = urls?.Api ?? (await ConfigurationAsync(idTokens, provider, ct)).UserInfoEndpoint;
+            if (string.IsNullOrEmpty(userInfo)) throw new InvalidOperationException("no ID token or userinfo endpoint available");
+            var call = new ProviderCall(idTokens.Http, new ProviderUrls("", "", userInfo), tokens, provider.ClientIds[0], provider.Secret, ct);
+            return CustomProviderClaims.FromUserInfo(await call.GetJsonAsync(userInfo), provider.AttributeMapping).ToExternalUser();
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException or InvalidOperationException
+            or UriFormatException or IdTokenInvalidException or IdTokenIssuerException)
+        {
+            throw ApiError.Internal("Error getting user profile from external provider", e);
+        }
+    }
+
     /// RFC 6749 §4.1.3; the answer may be JSON or, as GitHub's, form-encoded (Go oauth2 reads both).
     static async Task<JsonElement> TokenRequestAsync(HttpClient http, OidcProviderOptions provider, string tokenEndpoint,
         string code, string? verifier, TokenAuth auth, CancellationToken ct)
     {
+        if (auth == TokenAuth.AutoDetect)
+        {
+            try
+            {
+                return await TokenRequestAsync(http, provider, tokenEndpoint, code, verifier, TokenAuth.Header, ct);
+            }
+            catch (ApiError)
+            {
+                return await TokenRequestAsync(http, provider, tokenEndpoint, code, verifier, TokenAuth.Params, ct);
+            }
+        }
         var form = new Dictionary<string, string>
         {
             ["grant_type"] = "authorization_code",

@@ -12,6 +12,8 @@ internal enum TokenAuth
     Header,
     /// `client_id` and `client_secret` in the form body (`AuthStyleInParams`, Kakao).
     Params,
+    /// Go's `AuthStyleAutoDetect` (custom providers): HTTP Basic, and the form when that is refused.
+    AutoDetect,
 }
 
 /// The provider's endpoints for one configuration (its `_URL` override or the public hosts).
