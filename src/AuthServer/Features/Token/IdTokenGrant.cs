@@ -177,8 +177,8 @@ internal static partial class IdTokenGrant
                 : throw ApiError.BadRequest(ErrorCode.ProviderDisabled, "Provider (issuer \"\") is not enabled");
         foreach (var fixedName in new[] { "kakao", "vercel_marketplace", "snapchat" })
             if (Is(fixedName)) return Fixed(external.Find(fixedName)!);
-        if (name.StartsWith("custom:", StringComparison.Ordinal))
-            return await CustomAsync(body.Provider!.Trim(), services, ct);
+        if (body.Provider?.Trim() is { } identifier && identifier.StartsWith("custom:", StringComparison.Ordinal))
+            return await CustomAsync(identifier, services, ct);
 
         // Ours: any other OIDC provider configured by `GOTRUE_EXTERNAL_<P>_ISSUER`, by name or issuer.
         var configured = external.Find(name) is { Spec: null } byName ? byName
