@@ -241,6 +241,49 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
             400, "validation_failed");
     }
 
+    [Trait("catalogue", "IP2")]
+    [Fact]
+    public async Task IdToken_AppleIssuerParameterOtherThanTokens_ValidationFailed()
+    {
+        var claims = server.Apple.Claims(OidcFixture.AppleServiceId, "apple-y", now: server.Clock.GetUtcNow());
+
+        await ApiAssert.ErrorAsync(await server.IdTokenGrantAsync(
+                new { provider = "apple", id_token = server.Apple.Sign(claims), issuer = "https://appleid.apple.com" }),
+            400, "validation_failed", "Provided issuer does not match ID token issuer");
+    }
+
+    /// Azure (no `GOTRUE_EXTERNAL_AZURE_ISSUER` here): GoTrue reads the tenant's issuer from the token before
+    /// anything else, so these answers need no network.
+    [Trait("catalogue", "IP2")]
+    [Theory]
+    [InlineData("not-a-jwt", null, "Unable to detect issuer in ID token for Azure provider")]
+    [InlineData("https://attacker.example/t/v2.0", null, "Detected ID token issuer is not an Azure ID token issuer")]
+    [InlineData("https://login.microsoftonline.com/tenant-a/v2.0", "https://login.microsoftonline.com/tenant-b/v2.0",
+        "Provided issuer does not match ID token issuer")]
+    public async Task IdToken_AzureIssuerNotAcceptable_ValidationFailed(string iss, string? issuer, string message)
+    {
+        var token = iss == "not-a-jwt" ? "not-a-jwt" : server.Google.Sign(Edit(
+            server.Google.Claims("azure-client", "az", now: server.Clock.GetUtcNow()), c => c["iss"] = iss));
+
+        await ApiAssert.ErrorAsync(await server.IdTokenGrantAsync(new { provider = "azure", id_token = token, issuer }),
+            400, "validation_failed", message);
+    }
+
+    [Theory]
+    [InlineData("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", "azure")]
+    [InlineData("https://sts.windows.net/9188040d-6c67-4c5b-b112-36a304b66dad/", "azure")]
+    [InlineData("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", null)]
+    public async Task IdToken_AzureAnyTenantIssuer_AcceptedThenProviderDisabled(string iss, string? provider)
+    {
+        var token = server.Google.Sign(Edit(server.Google.Claims("azure-client", "az", now: server.Clock.GetUtcNow()), c => c["iss"] = iss));
+
+        // By name, or by an Azure issuer alone (GoTrue `IsAzureIssuer`); Azure is not enabled in this fixture.
+        await ApiAssert.ErrorAsync(await server.IdTokenGrantAsync(provider is null
+                ? (object)new { id_token = token, issuer = iss, client_id = "azure-client" }
+                : new { provider, id_token = token }),
+            400, "provider_disabled", $"Provider (issuer \"{iss}\") is not enabled");
+    }
+
     [Fact]
     [Trait("catalogue", "I3")]
     public async Task IdToken_WrongAudience_Unacceptable()
@@ -383,7 +426,7 @@ public sealed class IdTokenGrantTests(OidcFixture server) : IClassFixture<OidcFi
         var (token, _, _) = server.GoogleToken();
 
         await AssertOAuthErrorAsync(await server.IdTokenGrantAsync(new { provider = "google", id_token = token, link_identity = true }),
-            "invalid request", "Linking an identity requires a valid user session");
+            "invalid request", "Linking requires a valid user access token in Authorization");
     }
 
     static JsonObject Edit(JsonObject claims, Action<JsonObject> edit)

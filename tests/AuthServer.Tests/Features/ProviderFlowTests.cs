@@ -51,7 +51,7 @@ public sealed class ProviderFlowTests(ProvidersFixture server) : IClassFixture<P
     {
         "spotify" => "never",
         "facebook" or "figma" or "fly" or "linkedin" or "notion" or "slack" or "slack_oidc" or "snapchat" or "twitch"
-            or "twitter" or "workos" or "x" => "always",
+            or "twitter" or "vercel_marketplace" or "workos" or "x" => "always",
         _ => "reported",
     };
 
@@ -244,6 +244,54 @@ public sealed class ProviderFlowTests(ProvidersFixture server) : IClassFixture<P
         var user = await server.OkJsonAsync(await client.GetAsync("/user"));
         Assert.Contains(user["identities"]!.AsArray(), i => (string?)i!["provider"] == provider
             && (string?)i["identity_data"]!["sub"] == Sub(provider, person));
+    }
+
+    [Trait("catalogue", "IP3")]
+    [Fact]
+    public async Task GitHub_VerifiedSecondaryEmailOfExistingUser_LinksToThatUser()
+    {
+        // The fake's GitHub answers the primary address and a verified secondary `other-<primary>`.
+        var person = NewPerson("github");
+        var existing = await server.Db.InsertEmailUserAsync("other-" + person.Email, "Passw0rd!x");
+
+        var f = Fragment(await BrowseAsync($"/authorize?provider=github&redirect_to={Uri.EscapeDataString(App)}"));
+
+        Assert.True(f.ContainsKey("access_token"), string.Join("&", f));
+        Assert.False(f.ContainsKey("signup"));
+        Assert.Equal(existing, await server.Db.ScalarAsync<Guid>(
+            "select user_id from auth.identities where provider = 'github' and provider_id = @id", new { id = person.Id }));
+        Assert.Equal("other-" + person.Email, await server.Db.ScalarAsync<string>("select email from auth.users where id = @existing", new { existing }));
+    }
+
+    [Trait("catalogue", "IP3")]
+    [Fact]
+    public async Task GitLab_UnverifiedSecondaryEmailOfExistingUser_DoesNotLink()
+    {
+        // GitLab's secondary addresses carry no confirmation status: GoTrue records them unverified.
+        var person = NewPerson("gitlab");
+        var existing = await server.Db.InsertEmailUserAsync("secondary-" + person.Email, "Passw0rd!x");
+
+        var f = Fragment(await BrowseAsync($"/authorize?provider=gitlab&redirect_to={Uri.EscapeDataString(App)}"));
+
+        Assert.Equal("true", f["signup"]);
+        var owner = await server.Db.ScalarAsync<Guid>(
+            "select user_id from auth.identities where provider = 'gitlab' and provider_id = @id", new { id = person.Id });
+        Assert.NotEqual(existing, owner);
+        Assert.Equal(person.Email, await server.Db.ScalarAsync<string>("select email from auth.users where id = @owner", new { owner }));
+    }
+
+    [Trait("catalogue", "IP3")]
+    [Fact]
+    public async Task GitHub_UnverifiedPrimaryButVerifiedSecondaryOfExistingUser_Links()
+    {
+        var person = NewPerson("github", verified: false);
+        var existing = await server.Db.InsertEmailUserAsync("other-" + person.Email, "Passw0rd!x");
+
+        var f = Fragment(await BrowseAsync($"/authorize?provider=github&redirect_to={Uri.EscapeDataString(App)}"));
+
+        Assert.True(f.ContainsKey("access_token"), string.Join("&", f));
+        Assert.Equal(existing, await server.Db.ScalarAsync<Guid>(
+            "select user_id from auth.identities where provider = 'github' and provider_id = @id", new { id = person.Id }));
     }
 
     [Fact]

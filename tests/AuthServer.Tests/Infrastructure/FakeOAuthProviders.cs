@@ -163,6 +163,18 @@ public sealed class FakeOAuthProviders : IAsyncDisposable
         {
             var claims = Issuer.Claims(ClientId, grant.Person.Id, grant.Person.Email, grant.Person.Verified);
             claims["name"] = grant.Person.Name;
+            // Azure's optional email-verification claim, LinkedIn's name parts, Vercel's user claims (GoTrue provider/oidc.go reads these).
+            if (provider == "azure") claims["xms_edov"] = grant.Person.Verified;
+            if (provider == "linkedin_oidc")
+            {
+                claims["given_name"] = grant.Person.Name.Split(' ')[0];
+                claims["family_name"] = grant.Person.Name.Split(' ')[^1];
+            }
+            if (provider == "vercel_marketplace")
+            {
+                claims["user_email"] = grant.Person.Email;
+                claims["user_name"] = grant.Person.Name;
+            }
             response["id_token"] = Issuer.Sign(claims);
         }
         return Results.Json(response);

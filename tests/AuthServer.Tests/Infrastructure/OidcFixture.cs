@@ -55,7 +55,11 @@ public class OidcFixture : AuthServerFixture, IAsyncLifetime
         await DisposeAsync();
         if (Google is not null) await Google.DisposeAsync();
         if (Apple is not null) await Apple.DisposeAsync();
+        await DisposeExtraAsync();
     }
+
+    /// <summary>Stops what a derived fixture started in <see cref="Extra"/>.</summary>
+    protected virtual ValueTask DisposeExtraAsync() => ValueTask.CompletedTask;
 
     /// <summary>POST /token?grant_type=id_token with the body as given.</summary>
     public async Task<HttpResponseMessage> IdTokenGrantAsync(object body, string? bearer = null, string? apiVersion = ApiVersion2024)
@@ -99,4 +103,47 @@ public sealed class OidcLockedDownFixture : OidcFixture
 public sealed class OidcOutageFixture : OidcFixture
 {
     protected override void Extra(IDictionary<string, string> settings) => settings["GOTRUE_INTERNAL_HTTP_TIMEOUT"] = "1s";
+}
+
+/// <summary>
+/// The other ID-token providers of GoTrue's grant — Azure, Facebook, Kakao, Keycloak, Snapchat, Vercel
+/// Marketplace — each with its own client id, all pointed at one local issuer (<see cref="Social"/>) through
+/// `GOTRUE_EXTERNAL_&lt;P&gt;_ISSUER` (Keycloak: its `_URL`). Kakao has two client ids; Snapchat skips the nonce check.
+/// </summary>
+public sealed class IdTokenProvidersFixture : OidcFixture
+{
+    public static readonly string[] Names = ["azure", "facebook", "kakao", "keycloak", "snapchat", "vercel_marketplace"];
+    public const string KakaoNativeClientId = "kakao-native-client";
+
+    public OidcIssuer Social { get; private set; } = null!;
+
+    public static string ClientIdOf(string provider) => provider + "-client";
+
+    protected override void Extra(IDictionary<string, string> settings)
+    {
+        Social = OidcIssuer.Start();
+        foreach (var name in Names)
+        {
+            var p = "GOTRUE_EXTERNAL_" + name.ToUpperInvariant();
+            settings[p + "_ENABLED"] = "true";
+            settings[p + "_CLIENT_ID"] = ClientIdOf(name);
+            settings[p + (name == "keycloak" ? "_URL" : "_ISSUER")] = Social.Issuer;
+        }
+        settings["GOTRUE_EXTERNAL_KAKAO_CLIENT_ID"] = $"{ClientIdOf("kakao")},{KakaoNativeClientId}";
+        settings["GOTRUE_EXTERNAL_SNAPCHAT_SKIP_NONCE_CHECK"] = "true";
+    }
+
+    protected override async ValueTask DisposeExtraAsync()
+    {
+        if (Social is not null) await Social.DisposeAsync();
+    }
+
+    /// <summary>A token of <paramref name="provider"/>'s for a fresh subject, valid now, audience its client id.</summary>
+    public (string Token, string Sub) Token(string provider, Action<JsonObject>? edit = null)
+    {
+        var sub = provider + "-" + Guid.NewGuid().ToString("N");
+        var claims = Social.Claims(ClientIdOf(provider), sub, now: Clock.GetUtcNow());
+        edit?.Invoke(claims);
+        return (Social.Sign(claims), sub);
+    }
 }

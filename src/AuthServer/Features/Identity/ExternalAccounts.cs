@@ -31,27 +31,32 @@ internal static class ExternalAccounts
         string provider, string aud, AuthOptions auth, JwtOptions jwt, ExternalOptions external, string ip,
         Mailer mailer, MailLinks links, DateTime now, CancellationToken ct, bool hasEmails = true)
     {
-        var candidate = data.Email?.Trim().ToLowerInvariant();
+        // GoTrue `DetermineAccountLinking`: a new account takes the primary address; an existing account is
+        // joined through any address the provider verified (GitHub, GitLab and Bitbucket report several).
+        var primary = data.Emails.FirstOrDefault(e => e.Primary);
+        var candidate = primary?.Address.Trim().ToLowerInvariant() is { Length: > 0 } c ? c : null;
         // Autoconfirm confirms an account this identity creates or already owns, as in GoTrue. Ours (I-2, README
         // "Where we deliberately differ"): it never stands in for the provider's verification when joining an
         // existing account (GoTrue `DetermineAccountLinking` counts it): an IdP that issues unverified emails
         // would otherwise sign anyone into the account of that address.
-        var verified = candidate is not null && (data.EmailVerified || auth.MailerAutoconfirm);
-        var linkable = candidate is not null && data.EmailVerified;
+        var verified = candidate is not null && (primary!.Verified || auth.MailerAutoconfirm);
+        var linkable = data.Emails.Where(e => e.Verified).Select(e => e.Address.Trim().ToLowerInvariant())
+            .Where(a => a.Length > 0).Distinct().ToArray();
         Guid userId;
         Guid identityId;
         var created = false;
 
         // Two first sign-ins of one new subject at once would both create a user and one would fail on the
         // email's unique index: serialise them per (provider, sub, email) for this transaction, so the second
-        // finds what the first created.
+        // finds what the first created. Emails are locked in one order, so two sign-ins sharing addresses
+        // cannot deadlock.
         await conn.ExecuteAsync(new CommandDefinition(
             "select pg_advisory_xact_lock(hashtextextended(@key, 0))",
             new { key = $"external:{provider}:{data.Subject}" }, cancellationToken: ct));
-        if (candidate is not null)
+        foreach (var address in linkable.Append(candidate).OfType<string>().Distinct().Order(StringComparer.Ordinal))
             await conn.ExecuteAsync(new CommandDefinition(
                 "select pg_advisory_xact_lock(hashtextextended(@key, 0))",
-                new { key = $"external-email:{candidate}" }, cancellationToken: ct));
+                new { key = $"external-email:{address}" }, cancellationToken: ct));
 
         // The identity is keyed by (provider, sub) only: never by email (security-tests I8).
         var existing = await IdentityQueries.FindAsync(conn, data.Subject, provider, ct);
@@ -65,14 +70,14 @@ internal static class ExternalAccounts
         else
         {
             Guid? linkTo = null;
-            if (linkable)
+            if (linkable.Length > 0)
             {
                 // Only a verified email links to an existing account; SSO identities are their own domain.
-                var similar = (await IdentityQueries.FindByEmailAsync(conn, candidate!, ct))
+                var similar = (await IdentityQueries.FindByEmailsAsync(conn, linkable, ct))
                     .Where(i => !i.Provider.StartsWith("sso:", StringComparison.Ordinal)).ToList();
                 if (similar.Count == 0)
                 {
-                    var users = await IdentityQueries.FindUserIdsByEmailAsync(conn, candidate!, ct);
+                    var users = (await IdentityQueries.FindUserIdsByEmailsAsync(conn, linkable, ct)).Distinct().ToList();
                     if (users.Count > 1) throw MultipleAccounts();
                     if (users.Count == 1) linkTo = users[0];
                 }
@@ -188,7 +193,8 @@ internal static class ExternalAccounts
         var userId = await IdentityQueries.FindInvitedUserAsync(conn, inviteToken, ct)
             ?? throw ApiError.NotFound(ErrorCode.InviteNotFound, "Invite not found");
         var user = (await IdentityQueries.LockUserAsync(conn, userId, ct))!;
-        if (string.IsNullOrEmpty(data.Email) || !string.Equals(user.Email, data.Email.Trim(), StringComparison.OrdinalIgnoreCase))
+        // GoTrue `processInvite`: any address the provider reports may be the invited one.
+        if (!data.Emails.Any(e => string.Equals(user.Email, e.Address.Trim(), StringComparison.OrdinalIgnoreCase)))
             throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Invited email does not match emails from external provider");
         var identityId = await IdentityQueries.InsertAsync(conn, userId, provider, data.Subject, data.IdentityData, now, ct);
         await IdentityQueries.MergeUserMetadataAsync(conn, userId, data.IdentityData, now, ct);

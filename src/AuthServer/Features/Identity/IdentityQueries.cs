@@ -23,13 +23,19 @@ internal static class IdentityQueries
             $"select {UserQueries.IdentityColumns} from auth.identities i where i.email = @email",
             new { email }, cancellationToken: ct))).AsList();
 
-    /// Non-SSO users with the email, any audience (GoTrue's "similar users").
-    public static async Task<List<Guid>> FindUserIdsByEmailAsync(NpgsqlConnection conn, string email, CancellationToken ct) =>
+    /// Identities holding any of the (lower-case) emails (GoTrue `DetermineAccountLinking` "similar identities").
+    public static async Task<List<IdentityRow>> FindByEmailsAsync(NpgsqlConnection conn, string[] emails, CancellationToken ct) =>
+        (await conn.QueryAsync<IdentityRow>(new CommandDefinition(
+            $"select {UserQueries.IdentityColumns} from auth.identities i where i.email = any(@emails)",
+            new { emails }, cancellationToken: ct))).AsList();
+
+    /// Non-SSO users with any of the (lower-case) emails, any audience (GoTrue's "similar users").
+    public static async Task<List<Guid>> FindUserIdsByEmailsAsync(NpgsqlConnection conn, string[] emails, CancellationToken ct) =>
         (await conn.QueryAsync<Guid>(new CommandDefinition(
             """
             select id from auth.users
-            where instance_id = '00000000-0000-0000-0000-000000000000' and lower(email) = @email and is_sso_user = false
-            """, new { email }, cancellationToken: ct))).AsList();
+            where instance_id = '00000000-0000-0000-0000-000000000000' and lower(email) = any(@emails) and is_sso_user = false
+            """, new { emails }, cancellationToken: ct))).AsList();
 
     /// A concurrent request that inserted the same (provider_id, provider) first wins; this one gets 422.
     public static async Task<Guid> InsertAsync(NpgsqlConnection conn, Guid userId, string provider, string providerId,

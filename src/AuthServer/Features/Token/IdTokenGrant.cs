@@ -1,4 +1,10 @@
 using AuthServer.Data;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AuthServer.Features.CustomProviders;
+using AuthServer.Features.External.Providers;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using System.Security.Cryptography;
 using System.Text;
 using AuthServer.Config;
@@ -12,15 +18,30 @@ using Npgsql;
 
 namespace AuthServer.Features.Token;
 
-/// `grant_type=id_token` (api.md §3, GoTrue `internal/api/token_oidc.go`): native Sign in with Apple /
-/// Google and any configured OIDC issuer. Most failures use GoTrue's OAuth error shape with
-/// `"invalid request"` (space included) — errors.md §1.4.
-internal static class IdTokenGrant
+/// `grant_type=id_token` (api.md §3, GoTrue `internal/api/token_oidc.go`): the ID tokens of Apple, Google,
+/// Azure (any tenant), Facebook Limited Login, Keycloak, Kakao, Vercel Marketplace, Snapchat, admin-defined
+/// OIDC providers (`custom:<identifier>`), ours by `GOTRUE_EXTERNAL_<P>_ISSUER`, and the deprecated
+/// `issuer` + `client_id` form. Most failures use GoTrue's OAuth error shape with `"invalid request"`
+/// (space included) — errors.md §1.4.
+internal static partial class IdTokenGrant
 {
     internal sealed record IdTokenRequest(string? IdToken, string? AccessToken, string? Nonce, string? Provider,
         string? ClientId, string? Issuer, bool? LinkIdentity);
 
-    sealed record ResolvedProvider(string Type, OidcProviderOptions Options, IReadOnlyList<string> Audiences);
+    /// The provider's configuration, the `iss` values its token may carry (keys come from that issuer), and the
+    /// accepted audiences.
+    sealed record ResolvedProvider(string Type, OidcProviderOptions Options, IReadOnlyList<string> Issuers,
+        IReadOnlyList<string> Audiences, bool SkipNonceCheck);
+
+    /// GoTrue's fixed issuers (`provider.IssuerFacebook`, `IssuerKakao`, `IssuerVercelMarketplace`,
+    /// `IssuerSnapchat`) of table providers; `GOTRUE_EXTERNAL_<P>_ISSUER` (ours) replaces one.
+    static readonly Dictionary<string, string> FixedIssuers = new()
+    {
+        ["facebook"] = "https://www.facebook.com",
+        ["kakao"] = "https://kauth.kakao.com",
+        ["vercel_marketplace"] = "https://marketplace.vercel.com",
+        ["snapchat"] = ProviderMappings.SnapchatIssuer,
+    };
 
     public static async Task<IResult> HandleAsync(HttpContext http, CancellationToken ct)
     {
@@ -40,21 +61,16 @@ internal static class IdTokenGrant
             if (!external.ManualLinkingEnabled)
                 throw ApiError.NotFound(ErrorCode.ManualLinkingDisabled, "Manual linking is disabled");
             if (string.IsNullOrEmpty(http.Request.Headers.Authorization.ToString()))
-                throw new OAuthError("invalid request", "Linking an identity requires a valid user session");
+                throw new OAuthError("invalid request", "Linking requires a valid user access token in Authorization");
             linkTarget = await AuthUser.BindAsync(http);
         }
 
-        var provider = Resolve(body, external);
+        var provider = await ResolveAsync(body, external, services, ct);
         VerifiedIdToken token;
         try
         {
             token = await services.GetRequiredService<IdTokens>().VerifyAsync(body.IdToken,
-                provider.Options.AcceptedIssuers, now, body.AccessToken, ct);
-        }
-        catch (IdTokenIssuerException) when (provider.Type == "apple")
-        {
-            // GoTrue validates Apple's `iss` against its two issuers before fetching any key.
-            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Unacceptable issuer in Apple id_token");
+                provider.Issuers, now, body.AccessToken, ct);
         }
         catch (Exception e) when (e is IdTokenInvalidException or IdTokenIssuerException)
         {
@@ -67,7 +83,7 @@ internal static class IdTokenGrant
         }
 
         var data = ExternalUser.FromClaims(token.Claims, provider.Options);
-        if (string.IsNullOrEmpty(data.Subject))
+        if (string.IsNullOrEmpty(token.Str("sub")))
             throw new OAuthError("invalid request", "Missing sub claim in id_token");
         var audiences = token.Audiences;
         var azp = token.Str("azp");
@@ -76,7 +92,7 @@ internal static class IdTokenGrant
             (audiences.Count > 1 && azp is not null && !provider.Audiences.Contains(azp)))
             throw new OAuthError("invalid request", $"Unacceptable audience in id_token: [{string.Join(" ", audiences)}]");
 
-        if (!provider.Options.SkipNonceCheck)
+        if (!provider.SkipNonceCheck)
         {
             var tokenNonce = token.Str("nonce") ?? "";
             var requestNonce = body.Nonce ?? "";
@@ -112,7 +128,8 @@ internal static class IdTokenGrant
                 var aud = SignupEndpoints.RequestAudience(http, services.GetRequiredService<JwtOptions>());
                 (userId, _) = await ExternalAccounts.ResolveAsync(conn, data, provider.Type, aud,
                     services.GetRequiredService<AuthOptions>(), services.GetRequiredService<JwtOptions>(), external,
-                    ip, mailer, mailer.Links(http), utcNow, ct);
+                    ip, mailer, mailer.Links(http), utcNow, ct,
+                    hasEmails: !provider.Options.EmailOptional || data.Emails.Any(e => e.Primary));
             }
             var session = await sessions.StartAsync(conn, userId, "oauth", http, utcNow, ct, provider: provider.Type);
             await tx.CommitAsync(ct);
@@ -132,38 +149,142 @@ internal static class IdTokenGrant
         }
     }
 
-    /// GoTrue `IdTokenGrantParams.getProvider`: the provider name, or a known issuer, picks the
-    /// configuration; the issuer of an unknown provider must be on the allow-list. The issuer used for
-    /// keys is always the configured one.
-    static ResolvedProvider Resolve(IdTokenRequest body, ExternalOptions external)
+    /// GoTrue `IdTokenGrantParams.getProvider`: the provider name, or a known issuer, picks the configuration,
+    /// in GoTrue's order; an issuer of an unknown provider must be on the allow-list. Keys always come from a
+    /// configured issuer (or, for Apple and Azure, one GoTrue's issuer rules accept), never from the request.
+    static async Task<ResolvedProvider> ResolveAsync(IdTokenRequest body, ExternalOptions external, IServiceProvider services,
+        CancellationToken ct)
     {
-        var name = body.Provider?.Trim().ToLowerInvariant();
-        // Plain OAuth 2.0 providers (GitHub, Discord…) have no ID tokens: unknown here, as in GoTrue's switch.
-        var options = (external.Find(name) is { Spec: not null, Issuer.Length: 0 } ? null : external.Find(name))
-            ?? (string.IsNullOrEmpty(name) && body.Issuer is { Length: > 0 } issuer
-                ? external.Providers.Values.FirstOrDefault(p => p.AcceptedIssuers.Contains(issuer.TrimEnd('/')))
-                : null);
-        if (options is not null)
+        var name = body.Provider?.Trim().ToLowerInvariant() ?? "";
+        var issuer = body.Issuer ?? "";
+        bool Is(string provider) => name == provider ||
+            (issuer.Length > 0 && external.Find(provider) is { } p && Issuers(p).Contains(issuer.TrimEnd('/')));
+
+        if (Is("apple"))
+            return Detected(external.Find("apple")!, body, "Apple", iss => Issuers(external.Find("apple")!).Contains(iss));
+        if (Is("google")) return Fixed(external.Find("google")!);
+        if (name == "azure" || AzureIssuer().IsMatch(issuer) || Is("azure"))
         {
-            if (!options.Enabled)
-                throw ApiError.BadRequest(ErrorCode.ProviderDisabled, $"Provider (issuer \"{options.Issuer}\") is not enabled");
-            return new ResolvedProvider(options.Name, options, options.Audiences.ToList());
+            var azure = external.Find("azure")!;
+            // GoTrue accepts any tenant's issuer (v2 or v1); ours `GOTRUE_EXTERNAL_AZURE_ISSUER` pins one.
+            return Detected(azure, body, "Azure", iss => IsOverridden(azure) ? Issuers(azure).Contains(iss)
+                : iss.StartsWith("https://login.microsoftonline.com/", StringComparison.Ordinal) ||
+                  iss.StartsWith("https://sts.windows.net/", StringComparison.Ordinal));
         }
+        if (Is("facebook")) return Fixed(external.Find("facebook")!, skipNonceCheck: true); // Limited Login has no nonce hash
+        if (name == "keycloak" || (external.Find("keycloak") is { Enabled: true } && Is("keycloak")))
+            return external.Find("keycloak") is { } keycloak ? Fixed(keycloak)
+                : throw ApiError.BadRequest(ErrorCode.ProviderDisabled, "Provider (issuer \"\") is not enabled");
+        foreach (var fixedName in new[] { "kakao", "vercel_marketplace", "snapchat" })
+            if (Is(fixedName)) return Fixed(external.Find(fixedName)!);
+        if (body.Provider?.Trim() is { } identifier && identifier.StartsWith("custom:", StringComparison.Ordinal))
+            return await CustomAsync(identifier, services, ct);
+
+        // Ours: any other OIDC provider configured by `GOTRUE_EXTERNAL_<P>_ISSUER`, by name or issuer.
+        var configured = external.Find(name) is { Spec: null } byName ? byName
+            : name.Length == 0 && issuer.Length > 0
+                ? external.Providers.Values.FirstOrDefault(p => p.Spec is null && p.AcceptedIssuers.Contains(issuer.TrimEnd('/')))
+                : null;
+        if (configured is not null) return Fixed(configured);
 
         // Deprecated `issuer` + `client_id` form, only for issuers on GOTRUE_EXTERNAL_ALLOWED_ID_TOKEN_ISSUERS.
-        if (body.Issuer is { Length: > 0 } allowed && external.AllowedIdTokenIssuers.Contains(allowed) &&
-            Uri.TryCreate(allowed, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.IsLoopback))
+        if (issuer.Length > 0 && external.AllowedIdTokenIssuers.Contains(issuer) &&
+            Uri.TryCreate(issuer, UriKind.Absolute, out var uri) && (uri.Scheme == "https" || uri.IsLoopback))
         {
             var adHoc = new OidcProviderOptions
             {
-                Name = allowed,
+                Name = issuer,
                 Enabled = true,
-                Issuer = allowed,
-                AcceptedIssuers = [allowed],
+                Issuer = issuer,
+                AcceptedIssuers = [issuer],
                 ClientIds = [body.ClientId ?? ""],
             };
-            return new ResolvedProvider(allowed, adHoc, adHoc.Audiences.ToList());
+            return new ResolvedProvider(issuer, adHoc, [issuer], adHoc.Audiences.ToList(), false);
         }
         throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Custom OIDC provider \"{body.Provider ?? ""}\" not allowed");
     }
+
+    /// A provider with its configured issuer(s).
+    static ResolvedProvider Fixed(OidcProviderOptions options, bool skipNonceCheck = false)
+    {
+        var issuers = Issuers(options);
+        Enabled(options, issuers.FirstOrDefault() ?? "");
+        return new ResolvedProvider(options.Name, options, issuers, options.Audiences.ToList(),
+            skipNonceCheck || options.SkipNonceCheck);
+    }
+
+    /// Apple and Azure: the issuer is read from the token first (GoTrue `DetectAppleIDTokenIssuer`,
+    /// `DetectAzureIDTokenIssuer`), must be one of the provider's, and must match a given `issuer`.
+    static ResolvedProvider Detected(OidcProviderOptions options, IdTokenRequest body, string label, Func<string, bool> accepts)
+    {
+        var detected = UnverifiedIssuer(body.IdToken!)
+            ?? throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Unable to detect issuer in ID token for {label} provider");
+        if (!accepts(detected))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Detected ID token issuer is not an {label} ID token issuer");
+        if (!string.IsNullOrEmpty(body.Issuer) && body.Issuer != detected)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Provided issuer does not match ID token issuer");
+        Enabled(options, detected);
+        return new ResolvedProvider(options.Name, options, [detected], options.Audiences.ToList(), options.SkipNonceCheck);
+    }
+
+    /// `custom:<identifier>`: an admin-defined OIDC provider (GoTrue `FindCustomOAuthProviderByIdentifier`).
+    static async Task<ResolvedProvider> CustomAsync(string identifier, IServiceProvider services, CancellationToken ct)
+    {
+        if (!services.GetRequiredService<CustomOAuthOptions>().Enabled)
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, "Custom OAuth providers are disabled");
+        CustomProviderRow? row;
+        await using (var conn = await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(ct))
+            row = await CustomProviderQueries.FindAsync(conn, identifier, forUpdate: false, ct);
+        if (row is null) throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Custom provider \"{identifier}\" not found");
+        if (!row.Enabled) throw ApiError.BadRequest(ErrorCode.ProviderDisabled, $"Custom provider \"{identifier}\" is disabled");
+        if (row.ProviderType != "oidc")
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"Provider \"{identifier}\" is not an OIDC provider");
+        if (string.IsNullOrEmpty(row.Issuer))
+            throw ApiError.BadRequest(ErrorCode.ValidationFailed, $"OIDC provider \"{identifier}\" missing issuer");
+        var issuer = row.Issuer.TrimEnd('/');
+        var options = new OidcProviderOptions
+        {
+            Name = row.Identifier,
+            Enabled = true,
+            ClientIds = [row.ClientId, .. row.AcceptableClientIds],
+            SkipNonceCheck = row.SkipNonceCheck,
+            EmailOptional = row.EmailOptional,
+            Issuer = issuer,
+            AcceptedIssuers = [issuer],
+        };
+        return new ResolvedProvider(row.Identifier, options, [issuer], options.Audiences.ToList(), row.SkipNonceCheck);
+    }
+
+    static void Enabled(OidcProviderOptions options, string issuer)
+    {
+        if (!options.Enabled)
+            throw ApiError.BadRequest(ErrorCode.ProviderDisabled, $"Provider (issuer \"{issuer}\") is not enabled");
+    }
+
+    /// The issuers a provider's tokens may carry: ours `GOTRUE_EXTERNAL_<P>_ISSUER` when set, else GoTrue's.
+    static IReadOnlyList<string> Issuers(OidcProviderOptions options) =>
+        FixedIssuers.TryGetValue(options.Name, out var builtIn) && !IsOverridden(options) ? [builtIn] : options.AcceptedIssuers;
+
+    /// Table providers carry no issuer (Facebook, Kakao, Snapchat) or the catalog's (Azure, Vercel) unless overridden.
+    static bool IsOverridden(OidcProviderOptions options) =>
+        options.Issuer.Length > 0 && options.Issuer != ProviderCatalog.IdTokenIssuers.GetValueOrDefault(options.Name);
+
+    /// The token's `iss` before any verification, only to pick the issuer whose keys verify it; null when the
+    /// token is not a three-part JWT with a readable payload.
+    static string? UnverifiedIssuer(string idToken)
+    {
+        if (idToken.Split('.').Length != 3) return null;
+        try
+        {
+            return new JsonWebToken(idToken).Issuer;
+        }
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    // GoTrue `provider.IsAzureIssuer`.
+    [GeneratedRegex("^https://login[.]microsoftonline[.]com/([^/]+)/v2[.]0/?$")]
+    private static partial Regex AzureIssuer();
 }

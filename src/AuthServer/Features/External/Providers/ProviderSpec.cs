@@ -64,7 +64,7 @@ internal sealed record ProviderUser(JsonObject Claims, IReadOnlyList<ProviderEma
         data["email_verified"] = chosen?.Verified == true;
         data["phone_verified"] ??= false;
         var subject = data["sub"]?.GetValue<string>() ?? "";
-        return new ExternalUser(subject, chosen?.Address, chosen?.Verified == true, data);
+        return new ExternalUser(subject, chosen?.Address, chosen?.Verified == true, data) { Emails = Emails };
     }
 }
 
