@@ -201,7 +201,21 @@ internal sealed class IdTokens : IDisposable
         return true;
     }
 
-    ConfigurationManager<OpenIdConnectConfiguration> Manager(string issuer) => managers.GetOrAdd(issuer, i =>
+    // Azure takes any tenant's issuer from the token (as GoTrue does), so the set of issuers is the client's to
+    // choose: past this many, entries are dropped (a dropped issuer is fetched again when next used).
+    internal const int MaxIssuers = 256;
+
+    ConfigurationManager<OpenIdConnectConfiguration> Manager(string issuer)
+    {
+        if (managers.TryGetValue(issuer, out var known)) return known;
+        foreach (var key in managers.Keys.Take(Math.Max(0, managers.Count - MaxIssuers + 1)))
+            managers.TryRemove(key, out _);
+        return managers.GetOrAdd(issuer, NewManager);
+    }
+
+    internal int CachedIssuers => managers.Count;
+
+    ConfigurationManager<OpenIdConnectConfiguration> NewManager(string i)
     {
         var loopback = Uri.TryCreate(i, UriKind.Absolute, out var uri) && uri.IsLoopback;
         return new ConfigurationManager<OpenIdConnectConfiguration>(
@@ -212,7 +226,7 @@ internal sealed class IdTokens : IDisposable
             AutomaticRefreshInterval = Max(options.OidcCacheTtl, BaseConfigurationManager.MinimumAutomaticRefreshInterval),
             RefreshInterval = Max(options.KeyRefreshCooldown, BaseConfigurationManager.MinimumRefreshInterval),
         };
-    });
+    }
 
     static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
