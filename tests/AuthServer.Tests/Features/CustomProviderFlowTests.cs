@@ -383,6 +383,29 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
         Assert.True(f.ContainsKey("access_token"), string.Join("&", f));
     }
 
+    /// `grant_type=id_token` with `provider=custom:<id>` (GoTrue token_oidc.go): a token of the custom OIDC provider's
+    /// issuer for one of its client ids signs the user up; one for another audience is refused.
+    [Fact]
+    public async Task IdTokenGrant_CustomOidcProvider_SignsUpAndRefusesAnotherAudience()
+    {
+        var id = await CreateAsync("oidc", new { acceptable_client_ids = new[] { "mobile-app" } });
+        var email = AuthServerFixture.NewEmail("custom-idt");
+        var sub = "u-" + Guid.NewGuid().ToString("N");
+        using var client = server.CreateClient();
+
+        var ok = await client.PostAsJsonAsync("/token?grant_type=id_token",
+            new { provider = id, id_token = Idp.Sign(Idp.Claims("mobile-app", sub, email)) });
+        var body = JsonNode.Parse(await ok.Content.ReadAsStringAsync())!.AsObject();
+        Assert.True(ok.StatusCode == HttpStatusCode.OK, body.ToJsonString());
+        Assert.Equal(email, (string?)body["user"]!["email"]);
+        Assert.Equal(id, (string?)body["user"]!["app_metadata"]!["provider"]);
+
+        var refused = await client.PostAsJsonAsync("/token?grant_type=id_token",
+            new { provider = id, id_token = Idp.Sign(Idp.Claims("someone-else", sub, email)) });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(1, await server.Db.ScalarAsync<int>("select count(*)::int from auth.identities where provider_id = @sub", new { sub }));
+    }
+
     [Theory]
     [MemberData(nameof(Types))]
     public async Task AttributeMapping_AppliedToTheClaims(string type)

@@ -11,7 +11,7 @@ namespace AuthServer.Tests.Security;
 public sealed class IdTokenIssuerCacheTests
 {
     [Fact]
-    [Trait("Catalogue", "IP4")]
+    [Trait("catalogue", "IP4")]
     public async Task ManyDistinctIssuers_CacheStaysBounded()
     {
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
