@@ -101,6 +101,12 @@ public sealed class TransactionPoolerTests
     {
         var builder = Parsed(url, pooler);
         Assert.Equal(maxAutoPrepare, builder.MaxAutoPrepare);
-        Assert.Equal(pooler, builder.NoResetOnClose);
+        Assert.True(builder.NoResetOnClose); // we leave no session state, pooler or not (DatabaseUrl)
     }
+
+    [Theory]
+    [InlineData("Host=h;Username=u;Database=db", true)]
+    [InlineData("Host=h;Username=u;Database=db;No Reset On Close=false", false)]
+    public void ConnectionReset_OffUnlessTheConnectionStringAsksForIt(string url, bool noReset) =>
+        Assert.Equal(noReset, Parsed(url).NoResetOnClose);
 }
