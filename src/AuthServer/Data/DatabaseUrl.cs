@@ -32,13 +32,6 @@ internal static class DatabaseUrl
         // `Max Auto Prepare`, and ours GOTRUE_DB_TRANSACTION_POOLER (DbOptions) for either.
         if (!noPrepare && !System.Text.RegularExpressions.Regex.IsMatch(value, @"max\s*auto\s*prepare\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
             builder.MaxAutoPrepare = 50;
-        // No reset batch in front of the first statement of every pooled connection we open (7 statements: SET SESSION
-        // AUTHORIZATION DEFAULT, RESET ALL, CLOSE ALL, UNLISTEN *, pg_advisory_unlock_all(), DISCARD SEQUENCES and TEMP;
-        // /token opens two connections): we leave no session state behind (only `set local`, transaction-scoped
-        // locks, the migrator on an unpooled connection), and GoTrue's pgx pool resets nothing either
-        // (bench/RESULTS.md §8). An explicit `No Reset On Close` is kept.
-        if (!System.Text.RegularExpressions.Regex.IsMatch(value, @"no\s*reset\s*on\s*close\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
-            builder.NoResetOnClose = true;
         if (builder.Timeout == 15) builder.Timeout = 5; // fail fast when the database is down → 503
         builder.ApplicationName ??= "authserver";
         return builder.ConnectionString;

@@ -101,12 +101,6 @@ public sealed class TransactionPoolerTests
     {
         var builder = Parsed(url, pooler);
         Assert.Equal(maxAutoPrepare, builder.MaxAutoPrepare);
-        Assert.True(builder.NoResetOnClose); // we leave no session state, pooler or not (DatabaseUrl)
+        Assert.Equal(pooler, builder.NoResetOnClose);
     }
-
-    [Theory]
-    [InlineData("Host=h;Username=u;Database=db", true)]
-    [InlineData("Host=h;Username=u;Database=db;No Reset On Close=false", false)]
-    public void ConnectionReset_OffUnlessTheConnectionStringAsksForIt(string url, bool noReset) =>
-        Assert.Equal(noReset, Parsed(url).NoResetOnClose);
 }
