@@ -267,7 +267,7 @@ SERVER_DB_PORT=$PG_PORT VARIANT_DESC="" # VARIANT_DESC: the report's "variant" r
 if [[ "$POOLER" == pgbouncer ]]; then
     SERVER_DB_PORT=$(pg_free_port "")
     pgbouncer_start "$WORK/pgbouncer" "$PG_PORT" "$SERVER_DB_PORT" "$POOLER_POOL" || die "pgbouncer did not start"
-    VARIANT_DESC+="server(s) through $("$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" --version | head -1) in transaction mode ($POOLER_POOL server connections) with GOTRUE_DB_TRANSACTION_POOLER=true; floors direct to PostgreSQL; pooler CPU per request in its own column. "
+    VARIANT_DESC+="server(s) through $("$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" --version | head -1) in transaction mode ($POOLER_POOL server connections) with GOTRUE_DB_TRANSACTION_POOLER=true (no prepared statements); floors direct to PostgreSQL; pooler CPU per request in its own column. "
     log "PgBouncer (transaction mode, pool $POOLER_POOL) on 127.0.0.1:$SERVER_DB_PORT: the server(s) connect through it"
 fi
 SECRET=$(new_jwt_secret)
