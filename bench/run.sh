@@ -21,6 +21,12 @@
 # BENCH_POOL (server pool = pgbench clients cap), BENCH_CONNS (default "1 <cores> 64"), BENCH_IDLE_WAIT (s to
 # wait for an idle machine), BENCH_OTP_USERS (codes issued before each otp_verify measurement), BENCH_ID_TOKENS
 # (ID tokens minted for the idtoken flow), AUTHSERVER_DLL (skip publishing the server), KEEP_BENCH_TMP=1.
+# Variants (without them the run is the plain one above):
+#   BENCH_POOLER=pgbouncer   the server(s) reach PostgreSQL through PgBouncer in transaction mode
+#                            (GOTRUE_DB_TRANSACTION_POOLER=true; BENCH_POOLER_POOL server connections, default
+#                            BENCH_POOL); the floors stay direct to PostgreSQL
+#   BENCH_REPLICAS=2         two server processes on the one PostgreSQL, one wrk per replica with the connections
+#                            split between them (default BENCH_CONNS "<cores> 64")
 # Needs: dotnet (SDK 10), PostgreSQL 15 server binaries + pgbench + psql, wrk, curl, jq; node for the idtoken flow.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR/../scripts/lib
@@ -29,6 +35,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 source "$ROOT/scripts/lib/postgres.sh"
 source "$ROOT/scripts/lib/keys.sh"
+source "$ROOT/scripts/lib/pgbouncer.sh"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 QUICK=""
@@ -54,13 +61,19 @@ else
     OTP_USERS=${BENCH_OTP_USERS:-30000}; ID_TOKENS=${BENCH_ID_TOKENS:-16000}
 fi
 POOL=${BENCH_POOL:-16}
-CONNS=${BENCH_CONNS:-"1 $CORES 64"}
+POOLER=${BENCH_POOLER:-}
+POOLER_POOL=${BENCH_POOLER_POOL:-$POOL}
+REPLICAS=${BENCH_REPLICAS:-1}
+if ((REPLICAS > 1)); then CONNS=${BENCH_CONNS:-"$CORES 64"}; else CONNS=${BENCH_CONNS:-"1 $CORES 64"}; fi
 COST=10
 MAX_AUTO_PREPARE=50 # the server's default (src/AuthServer/Data/DatabaseUrl.cs); the HTTP floor uses the same
 WRK_THREADS=$CORES
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 die() { echo "[bench] $*" >&2; exit 1; }
+[[ -z "$POOLER" || "$POOLER" == pgbouncer ]] || die "BENCH_POOLER: only pgbouncer is supported"
+[[ "$REPLICAS" =~ ^[1-9]$ ]] || die "BENCH_REPLICAS: a number from 1 to 9"
+((REPLICAS == 1)) || [[ -z "${BENCH_B_DLL:-}" ]] || die "BENCH_REPLICAS and BENCH_B_DLL do not combine"
 
 # --- tools -------------------------------------------------------------------------------------------
 need=()
@@ -78,6 +91,11 @@ if ((${#need[@]})); then
     fi
 fi
 pg_require_binaries
+if [[ "$POOLER" == pgbouncer ]] && ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
+    [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 || die "BENCH_POOLER=pgbouncer needs pgbouncer (apt-get install pgbouncer)"
+    log "installing pgbouncer with apt-get"
+    apt-get install -y pgbouncer >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y pgbouncer >/dev/null; }
+fi
 
 # --- flows ---------------------------------------------------------------------------------------------
 declare -A F_DESC F_FLOOR F_TARGET F_ALSO F_PENDING F_MIX F_CONNS F_ENV F_STORM F_LINES
@@ -141,8 +159,9 @@ done
 if [[ -n "$NEED_OIDC" ]]; then command -v node >/dev/null 2>&1 || die "the idtoken flow needs node (the local OIDC issuer)"; fi
 
 # --- work dir, clean-up ------------------------------------------------------------------------------
-STAMP=$(date -u +%Y-%m-%d-%H%M)${QUICK:+-quick}
-[[ -e "$HERE/results/$STAMP" ]] && STAMP=$(date -u +%Y-%m-%d-%H%M%S)${QUICK:+-quick}
+VARIANT=${POOLER:+-$POOLER}$( ((REPLICAS == 1)) || echo "-${REPLICAS}replicas") # labels the result files
+STAMP=$(date -u +%Y-%m-%d-%H%M)${QUICK:+-quick}$VARIANT
+[[ -e "$HERE/results/$STAMP" ]] && STAMP=$(date -u +%Y-%m-%d-%H%M%S)${QUICK:+-quick}$VARIANT
 RESULTS="$HERE/results"
 RAW="$RESULTS/$STAMP"
 mkdir -p "$RAW"
@@ -151,7 +170,8 @@ JSONL="$RAW/results.jsonl"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/authserver-bench.XXXXXX")
 chmod 755 "$WORK"
 PG_DATA="$WORK/pg/data"
-SERVER_PID="" FLOOR_PID="" B_PID="" ISSUER_PID=""
+SERVER_PID="" FLOOR_PID="" B_PID="" ISSUER_PID="" PGBOUNCER_PID=""
+R_PIDS=() R_URLS=() # the replicas under load: the server alone, or BENCH_REPLICAS of them
 stop_pid() {
     local pid=$1
     [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
@@ -167,9 +187,11 @@ cleanup() {
     set +e
     trap - EXIT
     stop_pid "$SERVER_PID"
+    for pid in "${R_PIDS[@]:1}"; do stop_pid "$pid"; done
     stop_pid "$FLOOR_PID"
     stop_pid "$B_PID"
     stop_pid "$ISSUER_PID"
+    stop_pid "$PGBOUNCER_PID"
     pg_stop "$PG_DATA"
     [[ -n "${KEEP_BENCH_TMP:-}" ]] && log "kept $WORK" || rm -rf "$WORK"
     exit "$code"
@@ -239,12 +261,21 @@ psql -qAt -d postgres -c "create database authbench" >/dev/null
 export PGDATABASE=authbench
 PG_MASTER=$(head -1 "$PG_DATA/postmaster.pid")
 
+# BENCH_POOLER=pgbouncer: the server(s) connect through PgBouncer in transaction mode; everything else
+# (seeding, pgbench and HTTP floors) stays direct, so the floors are the same as in a plain run.
+SERVER_DB_PORT=$PG_PORT VARIANT_DESC="" # VARIANT_DESC: the report's "variant" row
+if [[ "$POOLER" == pgbouncer ]]; then
+    SERVER_DB_PORT=$(pg_free_port "")
+    pgbouncer_start "$WORK/pgbouncer" "$PG_PORT" "$SERVER_DB_PORT" "$POOLER_POOL" || die "pgbouncer did not start"
+    VARIANT_DESC+="server(s) through $("$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" --version | head -1) in transaction mode ($POOLER_POOL server connections) with GOTRUE_DB_TRANSACTION_POOLER=true (no prepared statements); floors direct to PostgreSQL; pooler CPU per request in its own column. "
+    log "PgBouncer (transaction mode, pool $POOLER_POOL) on 127.0.0.1:$SERVER_DB_PORT: the server(s) connect through it"
+fi
 SECRET=$(new_jwt_secret)
 API_PORT=$(pg_free_port "")
 API="http://127.0.0.1:$API_PORT"
 SERVER_ENV=(
     GOTRUE_JWT_SECRET="$SECRET" GOTRUE_SITE_URL=http://localhost:3000
-    GOTRUE_DB_DRIVER=postgres DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/authbench"
+    GOTRUE_DB_DRIVER=postgres DATABASE_URL="postgres://postgres@127.0.0.1:$SERVER_DB_PORT/authbench"
     GOTRUE_DB_MAX_POOL_SIZE="$POOL" GOTRUE_API_HOST=127.0.0.1
     GOTRUE_JWT_AUD=authenticated GOTRUE_JWT_DEFAULT_GROUP_NAME=authenticated GOTRUE_JWT_ADMIN_ROLES=service_role
     GOTRUE_MAILER_AUTOCONFIRM=true GOTRUE_EXTERNAL_ANONYMOUS_USERS_ENABLED=true
@@ -253,6 +284,7 @@ SERVER_ENV=(
     GOTRUE_RATE_LIMIT_OTP=1000000000 GOTRUE_RATE_LIMIT_VERIFY=1000000000 GOTRUE_RATE_LIMIT_SIGN_UPS=1000000000
     GOTRUE_RATE_LIMIT_EMAIL_SENT=1000000000
 )
+[[ -z "$POOLER" ]] || SERVER_ENV+=(GOTRUE_DB_TRANSACTION_POOLER=true)
 # The idtoken flow's local OIDC issuer (the e2e suite's), started before the server, which reads its URL.
 OIDC_URL=""
 if [[ -n "$NEED_OIDC" ]]; then
@@ -301,9 +333,21 @@ start_server() { # dll port log → sets STARTED_PID and STARTUP_MS
     STARTUP_MS=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 }
 log "AuthServer on $API (pool $POOL, bcrypt cost $COST)"
-start_server "$(stage_server "$DLL" a)" "$API_PORT" "$RAW/server.log"
+A_DLL=$(stage_server "$DLL" a)
+start_server "$A_DLL" "$API_PORT" "$RAW/server.log"
 SERVER_PID=$STARTED_PID
 log "server ready in ${STARTUP_MS} ms (migrations applied, first /health answered)"
+R_PIDS=("$SERVER_PID") R_URLS=("$API")
+# BENCH_REPLICAS: more processes of the same build on the same database, each with its own pool.
+for i in $(seq 2 "$REPLICAS"); do
+    port=$(pg_free_port "")
+    start_server "$A_DLL" "$port" "$RAW/server-r$i.log"
+    R_PIDS+=("$STARTED_PID") R_URLS+=("http://127.0.0.1:$port")
+    log "replica $i on http://127.0.0.1:$port, ready in ${STARTUP_MS} ms"
+done
+if ((REPLICAS > 1)); then
+    VARIANT_DESC+="$REPLICAS server processes (replicas) on the one PostgreSQL, pool $POOL each; one wrk per replica with its share of the connections and of the wrk threads, started together (wrk's Lua sends to one host, and a round-robin proxy would be a bottleneck of its own); rps summed; server CPU = all replicas' ÷ all requests (each replica's own CPU ÷ its own requests in the flow@rN rows); p50/p90/p99 the slowest replica's; RSS summed."
+fi
 # A/B mode: a second build of the server (BENCH_B_DLL) on the same database, measured right after A in
 # every flow, concurrency and repetition, so a change is compared with its baseline under the same load.
 B_PID="" B_API=""
@@ -374,52 +418,133 @@ pg_ticks() { # the cluster: postmaster (with its reaped children) + live backend
 }
 status_kb() { grep -oP "^$2:\s+\K\d+" "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Variant runs also record the WAL PostgreSQL writes per request (for the paper model in RESULTS.md §9): exact from
+# the WAL position, read outside the CPU windows. A plain run does not query it.
+wal_pos() { if [[ -n "$VARIANT" ]]; then psql -qAt -c "select pg_current_wal_lsn() - '0/0'"; else echo 0; fi; }
+pooler_ticks() { if [[ -n "$PGBOUNCER_PID" ]]; then proc_ticks "$PGBOUNCER_PID"; else echo 0; fi; }
+
+# wrk_exec <url> <conns> <threads> <seconds> <refresh file> <lines file> <request specs…>: runs wrk (lua/flow.lua).
+wrk_exec() {
+    local url=$1 conns=$2 threads=$3 secs=$4 refresh=$5 lines=$6 i=0 spec; shift 6
+    local -a env=(BENCH_THREADS="$threads" BENCH_USERS="$USERS" BENCH_ACCESS="$ACCESS" BENCH_REFRESH="$refresh"
+        BENCH_RUNID="$(date +%s%N)" BENCH_REQS=$# BENCH_LINES="$lines")
+    for spec in "$@"; do i=$((i + 1)); env+=("BENCH_REQ_$i=$spec"); done
+    env "${env[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 30s --latency -s "$HERE/lua/flow.lua" "$url"
+}
+# per_request <BENCH_JSON> <server ticks> <PostgreSQL ticks> <pooler ticks> <server pid> <WAL bytes>: the result
+# object with rps, CPU µs per request (server, PostgreSQL, the pooler when there is one), the server's RSS and,
+# in a variant run, WAL bytes per request.
+per_request() {
+    jq -c --argjson sc "$2" --argjson pc "$3" --argjson bc "$4" --arg pooler "$POOLER" --argjson tck "$TCK" \
+        --argjson rss "$(status_kb "$5" VmRSS)" --argjson hwm "$(status_kb "$5" VmHWM)" --argjson wal "$6" --arg variant "$VARIANT" '
+        (.duration_us / 1e6) as $s | (.requests | if . == 0 then 1 else . end) as $n |
+        . + {rps: (.requests / $s), server_us: ($sc * 1e6 / $tck / $n), pg_us: ($pc * 1e6 / $tck / $n),
+             rss_mb: ($rss / 1024), hwm_mb: ($hwm / 1024)}
+          + (if $pooler == "" then {} else {pooler_us: ($bc * 1e6 / $tck / $n)} end)
+          + (if $variant == "" then {} else {wal_bytes: ($wal / $n)} end) | del(.duration_us)' <<<"$1"
+}
+
 # wrk_run <pid> <url> <conns> <seconds> <raw file> <request specs…>: prints the BENCH_JSON object with rps,
 # CPU µs per request (server pid, postgres) and RSS added.
 wrk_run() {
     local pid=$1 url=$2 conns=$3 secs=$4 raw=$5; shift 5
-    local threads=$((conns < WRK_THREADS ? conns : WRK_THREADS)) i=0
-    local -a env=(BENCH_THREADS="$threads" BENCH_USERS="$USERS" BENCH_ACCESS="$ACCESS" BENCH_REFRESH="$REFRESH"
-        BENCH_RUNID="$(date +%s%N)" BENCH_REQS=$# BENCH_LINES="$LINES")
-    for spec in "$@"; do i=$((i + 1)); env+=("BENCH_REQ_$i=$spec"); done
-    local c0 p0 c1 p1 out
-    c0=$(proc_ticks "$pid"); p0=$(pg_ticks)
-    out=$(env "${env[@]}" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 30s --latency -s "$HERE/lua/flow.lua" "$url")
-    c1=$(proc_ticks "$pid"); p1=$(pg_ticks)
+    local threads=$((conns < WRK_THREADS ? conns : WRK_THREADS))
+    local c0 p0 b0 w0 c1 p1 b1 w1 out j
+    w0=$(wal_pos)
+    c0=$(proc_ticks "$pid"); p0=$(pg_ticks); b0=$(pooler_ticks)
+    out=$(wrk_exec "$url" "$conns" "$threads" "$secs" "$REFRESH" "$LINES" "$@")
+    c1=$(proc_ticks "$pid"); p1=$(pg_ticks); b1=$(pooler_ticks)
+    w1=$(wal_pos)
     [[ -n "$raw" ]] && printf '%s\n' "$out" >"$raw"
-    local j
     j=$(grep -oP '^BENCH_JSON \K.*' <<<"$out") || die "no result from wrk ($raw): $out"
-    jq -c --argjson sc $((c1 - c0)) --argjson pc $((p1 - p0)) --argjson tck "$TCK" \
-        --argjson rss "$(status_kb "$pid" VmRSS)" --argjson hwm "$(status_kb "$pid" VmHWM)" '
-        (.duration_us / 1e6) as $s | (.requests | if . == 0 then 1 else . end) as $n |
-        . + {rps: (.requests / $s), server_us: ($sc * 1e6 / $tck / $n), pg_us: ($pc * 1e6 / $tck / $n),
-             rss_mb: ($rss / 1024), hwm_mb: ($hwm / 1024)} | del(.duration_us)' <<<"$j"
+    per_request "$j" $((c1 - c0)) $((p1 - p0)) $((b1 - b0)) "$pid" $((w1 - w0))
+}
+
+# wrk_replicas <conns> <seconds> <raw file> <request specs…>: the same load spread over the replicas: one wrk per
+# replica with its share of the connections and of the wrk threads, all started together (wrk's Lua sends to one
+# host; a round-robin proxy in between would be a bottleneck of its own). Refresh tokens and {line} values are
+# dealt out too, so that no single-use value goes to two replicas. Prints the aggregate (rps summed, every
+# replica's CPU ÷ all requests, the slowest replica's percentiles, RSS summed) with each replica's own result
+# (its CPU ÷ its requests) in .replicas.
+wrk_replicas() {
+    local conns=$1 secs=$2 raw=$3; shift 3
+    local n=${#R_PIDS[@]} threads=$((WRK_THREADS / ${#R_PIDS[@]} > 0 ? WRK_THREADS / ${#R_PIDS[@]} : 1))
+    local i c f p0 p1 b0 b1 w0 w1 sc=0 j tag="$WORK/wrk-$BASHPID" # per call: a storm runs beside the measurement
+    local -a c0=() wrk_pids=() share=() results=()
+    for i in "${!R_PIDS[@]}"; do
+        share[i]=$((conns / n + (i < conns % n ? 1 : 0)))
+        for f in refresh lines; do
+            local src=$REFRESH; [[ $f == lines ]] && src=$LINES
+            if [[ -s "$src" ]]; then awk -v n="$n" -v i="$i" '(NR - 1) % n == i' "$src" >"$tag-$f.r$i"; else : >"$tag-$f.r$i"; fi
+        done
+    done
+    w0=$(wal_pos)
+    for i in "${!R_PIDS[@]}"; do c0[i]=$(proc_ticks "${R_PIDS[i]}"); done
+    p0=$(pg_ticks); b0=$(pooler_ticks)
+    for i in "${!R_PIDS[@]}"; do
+        c=${share[i]}
+        ((c > 0)) || continue # fewer connections than replicas
+        wrk_exec "${R_URLS[i]}" "$c" "$((c < threads ? c : threads))" "$secs" "$tag-refresh.r$i" "$tag-lines.r$i" "$@" >"$tag.r$i.out" &
+        wrk_pids+=($!)
+    done
+    wait "${wrk_pids[@]}"
+    p1=$(pg_ticks); b1=$(pooler_ticks)
+    local -a c1=()
+    for i in "${!R_PIDS[@]}"; do c1[i]=$(proc_ticks "${R_PIDS[i]}"); done
+    w1=$(wal_pos)
+    [[ -z "$raw" ]] || : >"$raw"
+    for i in "${!R_PIDS[@]}"; do
+        ((share[i] > 0)) || continue
+        c=$((c1[i] - c0[i]))
+        sc=$((sc + c))
+        [[ -z "$raw" ]] || { echo "### replica $((i + 1)), ${share[i]} connections"; cat "$tag.r$i.out"; } >>"$raw"
+        j=$(grep -oP '^BENCH_JSON \K.*' "$tag.r$i.out") || die "no result from wrk (replica $((i + 1))): $(cat "$tag.r$i.out")"
+        results+=("$(per_request "$j" "$c" 0 0 "${R_PIDS[i]}" 0 | jq -c --argjson r $((i + 1)) --argjson c "${share[i]}" \
+            '. + {replica: $r, conns: $c, pg_us: null} | del(.pooler_us, .wal_bytes)')")
+    done
+    rm -f "$tag"*
+    printf '%s\n' "${results[@]}" | jq -s -c --argjson sc "$sc" --argjson pc $((p1 - p0)) --argjson bc $((b1 - b0)) \
+        --arg pooler "$POOLER" --argjson tck "$TCK" --argjson wal $((w1 - w0)) '
+        (map(.requests) | add) as $total | ([$total, 1] | max) as $n |
+        {requests: $total, rps: (map(.rps) | add), p50: (map(.p50) | max), p90: (map(.p90) | max), p99: (map(.p99) | max),
+         max: (map(.max) | max), socket_errors: (map(.socket_errors) | add),
+         statuses: ([.[].statuses | to_entries[]] | group_by(.key) | map({key: .[0].key, value: (map(.value) | add)}) | from_entries),
+         server_us: ($sc * 1e6 / $tck / $n), pg_us: ($pc * 1e6 / $tck / $n),
+         rss_mb: (map(.rss_mb) | add), hwm_mb: (map(.hwm_mb) | add), wal_bytes: ($wal / $n), replicas: .}
+        + (if $pooler == "" then {} else {pooler_us: ($bc * 1e6 / $tck / $n)} end)'
 }
 uses_refresh() { grep -q '{refresh}' <<<"$*"; }
 
 measure_flow() { # name conns rep [B]
-    local name=$1 conns=$2 rep=$3 variant=${4:-} specs=() pid=$SERVER_PID url=$API label=$1
+    local name=$1 conns=$2 rep=$3 variant=${4:-} specs=() pid=$SERVER_PID url=$API label=$1 p
     if [[ -n "$variant" ]]; then pid=$B_PID url=$B_API label="$name@B"; fi
+    local run=(wrk_run "$pid" "$url") # the load: one wrk on one server, or one per replica
+    ((REPLICAS == 1)) || run=(wrk_replicas)
     while IFS= read -r s; do [[ -n "$s" ]] && specs+=("$s"); done <<<"${F_REQS[$name]}"
     uses_refresh "${specs[@]}" && refresh_tokens
     prepare_lines "$name"
-    wrk_run "$pid" "$url" "$conns" "$WARMUP" "" "${specs[@]}" >/dev/null
+    "${run[@]}" "$conns" "$WARMUP" "" "${specs[@]}" >/dev/null
     uses_refresh "${specs[@]}" && refresh_tokens
     prepare_lines "$name"
-    echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # VmHWM from here on
+    for p in "$pid" "${R_PIDS[@]:1}"; do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done # VmHWM from here on
     local r storm_pid=""
     if [[ -n "${F_STORM[$name]}" ]]; then
         # A second wrk, in the background for the whole measurement: e.g. a sign-in storm under GET /user.
         local storm_flow=${F_STORM[$name]%% *} storm_conns=${F_STORM[$name]##* } sspecs=()
         while IFS= read -r s; do [[ -n "$s" ]] && sspecs+=("$s"); done <<<"${F_REQS[$storm_flow]}"
-        (wrk_run "$pid" "$url" "$storm_conns" "$((DURATION + 2))" "$RAW/storm-$label-c$conns-r$rep.txt" "${sspecs[@]}" >/dev/null) &
+        ("${run[@]}" "$storm_conns" "$((DURATION + 2))" "$RAW/storm-$label-c$conns-r$rep.txt" "${sspecs[@]}" >/dev/null) &
         storm_pid=$!
         sleep 1
     fi
-    r=$(wrk_run "$pid" "$url" "$conns" "$DURATION" "$RAW/flow-$label-c$conns-r$rep.txt" "${specs[@]}")
+    r=$("${run[@]}" "$conns" "$DURATION" "$RAW/flow-$label-c$conns-r$rep.txt" "${specs[@]}")
     [[ -z "$storm_pid" ]] || wait "$storm_pid" || true
-    jq -c --arg name "$label" --argjson conns "$conns" --argjson rep "$rep" '{kind: "flow", name: $name, conns: $conns, rep: $rep} + .' <<<"$r" >>"$JSONL"
-    log "  $label c=$conns rep $rep: $(jq -r '"\(.rps | floor) rps, p50 \(.p50) ms, p99 \(.p99) ms, server \(.server_us | floor) µs/req, pg \(.pg_us | floor) µs/req, statuses \(.statuses)"' <<<"$r")"
+    # One record for the flow; with replicas, one more per replica as flow@rN (its own share and CPU).
+    jq -c --arg name "$label" --argjson conns "$conns" --argjson rep "$rep" '{kind: "flow", name: $name, conns: $conns, rep: $rep} as $h |
+        ($h + del(.replicas)), (.replicas // [] | .[] | $h + {name: "\($name)@r\(.replica)", replica_conns: .conns} + del(.conns, .replica))' <<<"$r" >>"$JSONL"
+    log "  $label c=$conns rep $rep: $(jq -r '"\(.rps | floor) rps, p50 \(.p50) ms, p99 \(.p99) ms, server \(.server_us | floor) µs/req, pg \(.pg_us | floor) µs/req" +
+        (if .pooler_us then ", pgbouncer \(.pooler_us | floor) µs/req" else "" end) +
+        (if .wal_bytes then ", WAL \(.wal_bytes | floor) B/req" else "" end) + ", statuses \(.statuses)" +
+        (if .replicas then " — " + ([.replicas[] | "replica \(.replica): \(.rps | floor) rps, server \(.server_us | floor) µs/req"] | join("; ")) else "" end)' <<<"$r")"
 }
 
 measure_floor() { # key conns phase
@@ -491,10 +616,11 @@ record --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg mode "$([[ -n "$QUICK
     --arg settings "pool $POOL, Max Auto Prepare $MAX_AUTO_PREPARE, bcrypt cost $COST, HS256, fsync on, logging default (info)" \
     --arg load "wrk -t$WRK_THREADS (-t1 at 1 conn), warm-up ${WARMUP}s, ${DURATION}s × $REPS reps per flow and conns; floors ${FLOOR_DURATION}s before and after" \
     --arg ab "${BENCH_B_DLL:+A = ${BENCH_A_LABEL:-$DLL}, B = ${BENCH_B_LABEL:-$BENCH_B_DLL}}" \
+    --arg variant "${VARIANT_DESC% }" \
     --arg users "$USERS" --arg startup "$STARTUP_MS ms to the first healthy /health (migrations included)" \
     --arg quiet "idle ${IDLE}% before the run (waited ≤ ${IDLE_WAIT}s for ≥ 85%); loadavg $LOAD_START" \
     '{kind: "meta", date: $date, mode: $mode, "git SHA": $sha, ".NET": $dotnet, PostgreSQL: $pg, CPU: $cpu, wrk: $wrk,
-      settings: $settings, load: $load, "A/B": $ab, "seeded users": $users, "start-up": $startup, machine: $quiet}'
+      settings: $settings, load: $load, "A/B": $ab, variant: $variant, "seeded users": $users, "start-up": $startup, machine: $quiet}'
 for name in "${ALL_FLOWS[@]}"; do
     [[ " ${FLOWS[*]} " == *" $name "* ]] || continue
     record --arg name "$name" --arg desc "${F_DESC[$name]}" --arg floor "${F_FLOOR[$name]}" --argjson target "${F_TARGET[$name]}" \
@@ -507,13 +633,19 @@ for name in "${ALL_FLOWS[@]}"; do
             --argjson target "${F_TARGET[$name]}" --arg also "${F_ALSO[$name]}" --arg mix "$bmix" \
             '{kind: "flowdef", name: $name, desc: $desc, floor: $floor, target: $target, also: $also, pending: "", mix: $mix}'
     fi
+    if ((REPLICAS > 1)) && [[ -z "${F_PENDING[$name]}" ]]; then
+        for i in $(seq 1 "$REPLICAS"); do
+            record --arg name "$name@r$i" --arg desc "${F_DESC[$name]} — replica $i's share: its own wrk, its own CPU per request of its own requests (PostgreSQL's is in the flow's row); conns = the whole run's" \
+                '{kind: "flowdef", name: $name, desc: $desc, floor: "", target: 0, also: "", pending: "", mix: ""}'
+        done
+    fi
 done
 IDLE_RSS_KB=$(status_kb "$SERVER_PID" VmRSS)
 
 # JIT and pools: one warm-up of each HTTP target before anything is measured.
 log "warming up"
 wrk_run "$FLOOR_PID" "$FLOOR_URL" 64 "$((WARMUP * 2))" "" "1|GET|/db/getuser|access|" >/dev/null
-wrk_run "$SERVER_PID" "$API" 64 "$((WARMUP * 2))" "" "1|GET|/user|access|" >/dev/null
+for i in "${!R_PIDS[@]}"; do wrk_run "${R_PIDS[i]}" "${R_URLS[i]}" 64 "$((WARMUP * 2))" "" "1|GET|/user|access|" >/dev/null; done
 [[ -z "$B_PID" ]] || wrk_run "$B_PID" "$B_API" 64 "$((WARMUP * 2))" "" "1|GET|/user|access|" >/dev/null
 
 measure_floors before

@@ -3,13 +3,15 @@
 # sits in front of GoTrue: each transaction may run on another server connection.
 #
 #   source scripts/lib/pgbouncer.sh
-#   pgbouncer_start DIR PG_PORT LISTEN_PORT    # background; its pid in PGBOUNCER_PID
+#   pgbouncer_start DIR PG_PORT LISTEN_PORT [POOL]   # background; its pid in PGBOUNCER_PID
+#
+# POOL: server connections per database/user pair (default 4, few enough that transactions change connections).
 #
 # Needs Debian's pgbouncer (apt-get install pgbouncer); as root it runs as the postgres user (it refuses root).
 
 pgbouncer_start() {
     local dir=${1:?pgbouncer_start: dir required} pg_port=${2:?pg port required} port=${3:?listen port required}
-    local bin
+    local pool=${4:-4} bin
     bin=$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null) \
         || { echo "pgbouncer.sh: pgbouncer not found (apt-get install pgbouncer)" >&2; return 1; }
     mkdir -p "$dir"
@@ -24,7 +26,7 @@ unix_socket_dir =
 auth_type = trust
 auth_file = $dir/users.txt
 pool_mode = transaction
-default_pool_size = 4
+default_pool_size = $pool
 max_client_conn = 1000
 ignore_startup_parameters = extra_float_digits,search_path,options
 logfile = $dir/pgbouncer.log

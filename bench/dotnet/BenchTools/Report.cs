@@ -20,6 +20,12 @@ static class Report
         var defs = records.Where(r => Kind(r) == "flowdef").ToList();
         var floors = records.Where(r => Kind(r) == "floor").ToList();
         var flows = records.Where(r => Kind(r) == "flow").ToList();
+        // Variant runs (BENCH_POOLER, BENCH_REPLICAS) add columns: the pooler's CPU per request (counted in the
+        // CPU ratio too) and the WAL written per request.
+        var extras = new[] { ("pooler_us", "pooler CPU µs/req"), ("wal_bytes", "WAL B/req") }
+            .Where(x => flows.Any(r => r[x.Item1] is not null)).ToList();
+        var extraHeads = string.Concat(extras.Select(x => $" {x.Item2} |"));
+        var extraRule = string.Concat(extras.Select(_ => "---:|"));
 
         // Floors: (name, conns) -> before/after.
         var floorStats = floors.GroupBy(r => (Name: Str(r, "name"), Conns: Int(r, "conns")))
@@ -60,8 +66,8 @@ static class Report
             : floorStats.TryGetValue((floor, 0), out var f0) ? f0.Mean : double.NaN;
 
         var summary = new StringBuilder();
-        summary.AppendLine("| flow | conns | rps | p50 ms | p99 ms | server CPU µs/req | PG CPU µs/req | floor | ratio | target |");
-        summary.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|---:|---|");
+        summary.AppendLine($"| flow | conns | rps | p50 ms | p99 ms | server CPU µs/req | PG CPU µs/req |{extraHeads} floor | ratio | target |");
+        summary.AppendLine($"|---|---:|---:|---:|---:|---:|---:|{extraRule}---|---:|---|");
         var detail = new StringBuilder();
         var jsonFlows = new JsonArray();
         foreach (var def in defs)
@@ -77,12 +83,13 @@ static class Report
                 continue;
             }
             detail.AppendLine($"### {name}").AppendLine();
-            detail.AppendLine($"{Str(def, "desc")}. Floor: `{floor}`; target ratio ≥ {target:P0}." +
+            // A replica's share (flow@rN, BENCH_REPLICAS) has no floor of its own.
+            detail.AppendLine($"{Str(def, "desc")}." + (floor.Length > 0 ? $" Floor: `{floor}`; target ratio ≥ {target:P0}." : "") +
                               (also.Length > 0 ? " Also compared with: " + string.Join(", ", also.Select(a => $"`{a}`")) + "." : ""));
             detail.AppendLine();
-            detail.AppendLine("| conns | reps | rps median [min–max] | p50 ms | p90 ms | p99 ms | server CPU µs/req | PG CPU µs/req | RSS MB idle / peak | errors | floor rps (before / after) | ratio | CPU ratio | " +
+            detail.AppendLine($"| conns | reps | rps median [min–max] | p50 ms | p90 ms | p99 ms | server CPU µs/req | PG CPU µs/req |{extraHeads} RSS MB idle / peak | errors | floor rps (before / after) | ratio | CPU ratio | " +
                               string.Join(" | ", also.Select(a => $"÷ {a}")) + (also.Length > 0 ? " |" : ""));
-            detail.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|" + string.Concat(also.Select(_ => "---:|")));
+            detail.AppendLine($"|---:|---:|---:|---:|---:|---:|---:|---:|{extraRule}---:|---|---:|---:|---:|" + string.Concat(also.Select(_ => "---:|")));
             foreach (var ((fname, conns), reps) in flowStats.Where(kv => kv.Key.Name == name).OrderBy(kv => kv.Key.Conns))
             {
                 var rps = Median(reps.Select(r => Num(r, "rps")));
@@ -121,17 +128,21 @@ static class Report
                 var p99 = Median(reps.Select(r => Num(r, "p99")));
                 var serverUs = Median(reps.Select(r => Num(r, "server_us")));
                 var pgUs = Median(reps.Select(r => Num(r, "pg_us")));
+                var poolerUs = Median(reps.Select(r => Num(r, "pooler_us")));
+                var cpuRatio = floorCpu / (Nz(serverUs) + Nz(pgUs) + Nz(poolerUs));
+                var extraCells = string.Concat(extras.Select(x => $" {F(Median(reps.Select(r => Num(r, x.Item1))))} |"));
                 detail.AppendLine($"| {conns} | {reps.Count} | {F(rps)} [{F(reps.Min(r => Num(r, "rps")))}–{F(reps.Max(r => Num(r, "rps")))}] | " +
-                                  $"{F(p50)} | {F(Median(reps.Select(r => Num(r, "p90"))))} | {F(p99)} | {F(serverUs)} | {F(pgUs)} | " +
-                                  $"{F(Median(reps.Select(r => Num(r, "rss_mb"))))} / {F(reps.Max(r => Num(r, "hwm_mb")))} | {errors} | {floorText} | **{R(ratio)}** | {R(floorCpu / (Nz(serverUs) + Nz(pgUs)))} | " +
+                                  $"{F(p50)} | {F(Median(reps.Select(r => Num(r, "p90"))))} | {F(p99)} | {F(serverUs)} | {F(pgUs)} |{extraCells} " +
+                                  $"{F(Median(reps.Select(r => Num(r, "rss_mb"))))} / {F(reps.Max(r => Num(r, "hwm_mb")))} | {errors} | {floorText} | **{R(ratio)}** | {R(cpuRatio)} | " +
                                   string.Join(" | ", alsoRatios.Select(R)) + (also.Length > 0 ? " |" : ""));
-                summary.AppendLine($"| {name} | {conns} | {F(rps)} | {F(p50)} | {F(p99)} | {F(serverUs)} | {F(pgUs)} | {floor} | **{R(ratio)}** | ≥ {target:P0}{(ratio >= target ? " ✓" : " ✗")} |");
+                var targetCell = floor.Length == 0 ? "–" : $"≥ {target:P0}{(ratio >= target ? " ✓" : " ✗")}";
+                summary.AppendLine($"| {name} | {conns} | {F(rps)} | {F(p50)} | {F(p99)} | {F(serverUs)} | {F(pgUs)} |{extraCells} {(floor.Length == 0 ? "–" : floor)} | **{R(ratio)}** | {targetCell} |");
                 jsonFlows.Add(new JsonObject
                 {
                     ["name"] = name, ["conns"] = conns, ["reps"] = reps.Count, ["rps"] = J(rps), ["p50_ms"] = J(p50), ["p99_ms"] = J(p99),
-                    ["server_cpu_us"] = J(serverUs), ["pg_cpu_us"] = J(pgUs), ["peak_rss_mb"] = J(reps.Max(r => Num(r, "hwm_mb"))),
+                    ["server_cpu_us"] = J(serverUs), ["pg_cpu_us"] = J(pgUs), ["pooler_cpu_us"] = J(poolerUs), ["peak_rss_mb"] = J(reps.Max(r => Num(r, "hwm_mb"))),
                     ["statuses"] = JsonSerializer.SerializeToNode(statuses), ["floor"] = floor, ["floor_rps"] = J(floorRps),
-                    ["ratio"] = J(ratio), ["cpu_ratio"] = J(floorCpu / (Nz(serverUs) + Nz(pgUs))), ["target"] = target, ["met"] = ratio >= target,
+                    ["ratio"] = J(ratio), ["cpu_ratio"] = J(cpuRatio), ["target"] = target, ["met"] = ratio >= target,
                     ["also"] = new JsonObject(also.Zip(alsoRatios).Select(p => KeyValuePair.Create(p.First, (JsonNode?)J(p.Second)))),
                 });
             }
