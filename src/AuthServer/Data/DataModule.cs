@@ -35,7 +35,7 @@ internal static class DataModule
         var stopping = app.Lifetime.ApplicationStopping;
         try
         {
-            await Migrator.MigrateWithRetryAsync(app.Services.GetRequiredService<DbOptions>().ConnectionString, app.Logger, stopping);
+            await Migrator.MigrateWithRetryAsync(app.Services.GetRequiredService<NpgsqlDataSource>(), app.Logger, stopping);
         }
         catch (MigrationException e)
         {

@@ -20,8 +20,15 @@ internal static class Migrator
 
     public static async Task MigrateAsync(string connectionString, ILogger log, CancellationToken ct)
     {
-        await using var conn = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await conn.OpenAsync(ct);
+        await using var db = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false });
+        await MigrateAsync(db, log, ct);
+    }
+
+    /// The server passes its own data source: the connection goes back to the pool for the first requests, and the
+    /// database's types are loaded once instead of twice at start-up (bench/RESULTS.md §7).
+    public static async Task MigrateAsync(NpgsqlDataSource db, ILogger log, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
         conn.Notice += (_, e) => log.LogInformation("Migration notice: {Notice}", e.Notice.MessageText);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await conn.ExecuteAsync(new CommandDefinition(
@@ -68,18 +75,20 @@ internal static class Migrator
             count++;
         }
         await tx.CommitAsync(ct);
+        // The data source loaded the database's types when this connection opened: learn the enums just created.
+        if (count > 0) await conn.ReloadTypesAsync(ct);
         log.LogInformation("Database schema up to date ({Applied} migrations applied now)", count);
     }
 
     /// Replicas often start before the database accepts connections: retry transient failures for a minute.
-    public static async Task MigrateWithRetryAsync(string connectionString, ILogger log, CancellationToken ct)
+    public static async Task MigrateWithRetryAsync(NpgsqlDataSource db, ILogger log, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow.AddMinutes(1);
         while (true)
         {
             try
             {
-                await MigrateAsync(connectionString, log, ct);
+                await MigrateAsync(db, log, ct);
                 return;
             }
             catch (NpgsqlException e) when (e.IsTransient && DateTime.UtcNow < deadline)
