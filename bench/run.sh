@@ -6,7 +6,7 @@
 #   bench/run.sh --quick --flows "getuser refresh"   # only some flows (and the floors they need)
 #
 # What it does (all on 127.0.0.1, torn down on exit):
-#   1. builds the server (dotnet publish -c Release) and the helpers in bench/dotnet into bench/.build;
+#   1. builds the server (dotnet publish -c Release -p:PublishReadyToRun=true, as scripts/start.sh and the Dockerfile ship it) and the helpers in bench/dotnet into bench/.build;
 #   2. starts a throwaway PostgreSQL (scripts/lib/postgres.sh; fsync on, as in production) and the server with
 #      production-like settings: bcrypt cost 10 (the default), an explicit pool, rate limits opened wide (no
 #      request is refused; the limiter's bucket updates still run, as in production), anonymous sign-ins on, autoconfirm on;
@@ -209,7 +209,7 @@ if [[ -n "${AUTHSERVER_DLL:-}" ]]; then
     DLL=$(cd "$(dirname "$AUTHSERVER_DLL")" && pwd)/$(basename "$AUTHSERVER_DLL")
 else
     log "publishing AuthServer (Release)"
-    dotnet publish "$ROOT/src/AuthServer/AuthServer.csproj" -c Release -o "$BUILD/server" --nologo -v quiet >"$WORK/build.log" 2>&1 \
+    dotnet publish "$ROOT/src/AuthServer/AuthServer.csproj" -c Release -p:PublishReadyToRun=true -o "$BUILD/server" --nologo -v quiet >"$WORK/build.log" 2>&1 \
         || { cat "$WORK/build.log" >&2; die "server build failed"; }
     DLL="$BUILD/server/AuthServer.dll"
 fi
