@@ -133,12 +133,7 @@ public sealed class CustomProviderFlowTests(CustomProviderFlowFixture server) : 
         return await callback.GetAsync(back.Headers.Location!.PathAndQuery);
     }
 
-    static Dictionary<string, string> Fragment(HttpResponseMessage response)
-    {
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        return response.Headers.Location!.Fragment.TrimStart('#').Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => HttpUtility.UrlDecode(p.Length > 1 ? p[1] : ""));
-    }
+    static Dictionary<string, string> Fragment(HttpResponseMessage response) => ApiAssert.RedirectFragment(response);
 
     static string Authorize(string id, string extra = "") => $"/authorize?provider={id}&redirect_to={Uri.EscapeDataString(App)}{extra}";
 

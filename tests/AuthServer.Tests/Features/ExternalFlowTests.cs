@@ -29,9 +29,7 @@ public sealed class ExternalFlowTests(OidcFixture server) : IClassFixture<OidcFi
         return await client.GetAsync(atProvider.Headers.Location!.PathAndQuery);
     }
 
-    static Dictionary<string, string> Fragment(Uri location) =>
-        location.Fragment.TrimStart('#').Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => HttpUtility.UrlDecode(p.Length > 1 ? p[1] : ""));
+    static Dictionary<string, string> Fragment(Uri location) => ApiAssert.Fragment(location);
 
     /// One redirect check for OAuth and email flows (Http/Redirects, api.md §5.1): an unlisted target falls back
     /// to the site URL, a loopback IP passes.

@@ -104,12 +104,7 @@ public sealed class ProviderFlowTests(ProvidersFixture server) : IClassFixture<P
         return await callback.GetAsync(atProvider.Headers.Location!.PathAndQuery);
     }
 
-    static Dictionary<string, string> Fragment(HttpResponseMessage response)
-    {
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        return response.Headers.Location!.Fragment.TrimStart('#').Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => HttpUtility.UrlDecode(p.Length > 1 ? p[1] : ""));
-    }
+    static Dictionary<string, string> Fragment(HttpResponseMessage response) => ApiAssert.RedirectFragment(response);
 
     [Theory]
     [MemberData(nameof(Providers))]

@@ -5,6 +5,18 @@ namespace AuthServer.Tests.Infrastructure;
 
 public static partial class ApiAssert
 {
+    /// <summary>A redirect (302) whose Location fragment carries the result of an OAuth/OTP flow, decoded.</summary>
+    public static Dictionary<string, string> RedirectFragment(HttpResponseMessage response)
+    {
+        Assert.Equal(System.Net.HttpStatusCode.Found, response.StatusCode);
+        return Fragment(response.Headers.Location!);
+    }
+
+    /// <summary>The `#a=b&amp;c=d` part of a redirect target, decoded.</summary>
+    public static Dictionary<string, string> Fragment(Uri location) =>
+        location.Fragment.TrimStart('#').Split('&', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => System.Web.HttpUtility.UrlDecode(p.Length > 1 ? p[1] : ""));
+
     /// <summary>
     /// Checks a GoTrue error (errors.md §1.2) in the shape the request asked for: with
     /// X-Supabase-Api-Version ≥ 2024-01-01 `{code, message}` and the header echoed, otherwise the legacy
