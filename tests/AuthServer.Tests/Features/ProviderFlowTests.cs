@@ -142,8 +142,7 @@ public sealed class ProviderFlowTests(ProvidersFixture server) : IClassFixture<P
         Assert.Contains(person.Name.Split(' ')[0], data.ToJsonString());
 
         // Returning user, PKCE flow: ?code= and no signup marker, exchanged for the same user's session.
-        var verifier = "v-" + Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N");
-        var challenge = OidcIssuer.Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        var (verifier, challenge) = EmailFixture.NewPkcePair();
         var again = await BrowseAsync($"/authorize?provider={provider}&redirect_to={Uri.EscapeDataString(App)}&code_challenge={challenge}&code_challenge_method=s256");
         var query = HttpUtility.ParseQueryString(again.Headers.Location!.Query);
         Assert.Null(query["signup"]);
