@@ -9,7 +9,7 @@
 #   1. builds the server (dotnet publish -c Release -p:PublishReadyToRun=true, as scripts/start.sh and the Dockerfile ship it) and the helpers in bench/dotnet into bench/.build;
 #   2. starts a throwaway PostgreSQL (scripts/lib/postgres.sh; fsync on, as in production) and the server with
 #      production-like settings: bcrypt cost 10 (the default), an explicit pool, rate limits opened wide (no
-#      request is refused; the limiter's bucket updates still run, as in production), anonymous sign-ins on, autoconfirm on;
+#      request is refused; without GOTRUE_RATE_LIMIT_HEADER the per-client limits key nothing, as in GoTrue), anonymous sign-ins on, autoconfirm on;
 #   3. seeds users/sessions/refresh tokens through the database (bench/seed.sql) and mints access tokens;
 #   4. measures the floors (bcrypt hash/verify with threads = cores; pgbench scripts with the flows' SQL;
 #      bench/dotnet/FloorHttp = one HS256 check + one indexed SELECT under the same wrk settings),
