@@ -9,6 +9,19 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# The reference configurations live in `shared/` beside the checkout (CI's layout). A clone made elsewhere (e.g. in
+# a temporary directory) finds them beside the repository it was cloned from, when that is a local path.
+if [[ -z "${AUTHSERVER_SHARED_DIR:-}" ]]; then
+    AUTHSERVER_SHARED_DIR="$ROOT/../shared"
+    origin=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)
+    if [[ ! -d "$AUTHSERVER_SHARED_DIR/reference-env" && -n "$origin" && -d "$origin/../shared/reference-env" ]]; then
+        AUTHSERVER_SHARED_DIR="$origin/../shared"
+    fi
+fi
+AUTHSERVER_SHARED_DIR=$(cd "$AUTHSERVER_SHARED_DIR" 2>/dev/null && pwd || echo "$AUTHSERVER_SHARED_DIR")
+export AUTHSERVER_SHARED_DIR
+export E2E_REFERENCE_ENV="${E2E_REFERENCE_ENV:-$AUTHSERVER_SHARED_DIR/reference-env/local-cli-stack.env}"
+
 if ! command -v dotnet >/dev/null 2>&1; then
     echo "dotnet not found: install the .NET 10 SDK (apt-get install dotnet-sdk-10.0, or see global.json)" >&2
     exit 1

@@ -44,9 +44,12 @@ public sealed class ReferenceEnvBootTests
         Assert.True(Directory.GetFiles(ReferenceEnvDirectory(), "*.env").Length >= 9,
             $"expected the reference environments in {ReferenceEnvDirectory()}");
 
-    /// `shared/` sits beside the clone (CI) or the worktree (developers): `<repo>/../shared/reference-env`.
+    /// `shared/` sits beside the clone (CI) or the worktree (developers): `<repo>/../shared/reference-env`, unless
+    /// scripts/test.sh found it elsewhere (`AUTHSERVER_SHARED_DIR`: beside the repository a clone came from).
     static string ReferenceEnvDirectory()
     {
+        if (Environment.GetEnvironmentVariable("AUTHSERVER_SHARED_DIR") is { Length: > 0 } shared)
+            return Path.GetFullPath(Path.Combine(shared, "reference-env"));
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AuthServer.sln"))) dir = dir.Parent;
         Assert.NotNull(dir);
